@@ -1,0 +1,3 @@
+"""Commands: evaluate (filled in by its issue)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""Commands: generate (filled in by its issue)."""
+
+COMMANDS: list = []

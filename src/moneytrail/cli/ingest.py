@@ -1,0 +1,3 @@
+"""Commands: ingest (filled in by its issue)."""
+
+COMMANDS: list = []

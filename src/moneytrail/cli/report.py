@@ -1,0 +1,3 @@
+"""Commands: report (filled in by its issue)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""Commands: rules (filled in by its issue)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""Commands: scan (filled in by its issue)."""
+
+COMMANDS: list = []
