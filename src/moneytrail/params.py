@@ -8,6 +8,7 @@ A params file is YAML with one section per stage::
     patterns: {...}        # see moneytrail.graph.DEFAULTS
     outliers: {...}        # see moneytrail.outliers.DEFAULTS
     scoring: {...}         # see moneytrail.scoring.DEFAULTS
+    cases: {...}           # see moneytrail.cases.DEFAULTS
 
 Each stage owns its defaults and calls :func:`settings` to merge the user's
 values over them, so an unknown or misspelt key is an error, not a silent no-op.
@@ -23,7 +24,7 @@ import yaml
 
 from moneytrail.errors import ParamsError
 
-STAGES = ("features", "patterns", "outliers", "scoring")
+STAGES = ("features", "patterns", "outliers", "scoring", "cases")
 
 
 @dataclass

@@ -1,0 +1,166 @@
+"""Evidence → one risk score per account → levels and alerts.
+
+The sources insist that no single indicator proves trafficking (FIN-2020-A008
+§II; FINTRAC-2021-OA001), so the combination rewards constellations:
+
+1. each Evidence row weighs ``score × severity weight × detector weight ×
+   code weight``;
+2. per account and code only the strongest row counts, so one rule firing in
+   many windows is still one indicator;
+3. the account's codes combine by noisy-OR, ``1 − Π(1 − wᵢ)``: two medium
+   indicators outrank one, and every further indicator raises the risk less;
+4. an account whose evidence comes from one code only is damped by
+   ``single_evidence_factor``; evidence from more than one detector family
+   (rule, pattern, outlier) agreeing adds ``corroboration_bonus`` of the
+   remaining headroom per extra family.
+
+All weights live in :data:`DEFAULTS`; a params file overrides them under
+``scoring:``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from moneytrail import schema as S
+
+DEFAULTS: dict[str, Any] = {
+    # How much each detector family counts. Outliers say "unusual", not "illicit".
+    "detector_weights": {"rule": 1.0, "pattern": 1.0, "outlier": 0.5},
+    "severity_weights": {"low": 0.35, "medium": 0.6, "high": 0.85, "critical": 1.0},
+    # Per-code multipliers (e.g. {"HT-TIME-01": 0.5}) to quiet a noisy indicator locally.
+    "code_weights": {},
+    "single_evidence_factor": 0.7,
+    "corroboration_bonus": 0.25,
+    # Lower bounds of each level on the 0..1 risk scale.
+    "levels": {"critical": 0.85, "high": 0.65, "medium": 0.4, "low": 0.1},
+    # Accounts at or above this level are alerted (besides the top-k budget).
+    "alert_level": "medium",
+    # Review budget: the k riskiest accounts with any evidence are alerted too.
+    "top_k": 0,
+    "max_reasons": 3,
+}
+
+LEVELS_ORDER = ("none", *S.SEVERITIES)
+
+_WEIGHT = "_weight"
+
+
+def weigh_evidence(evidence: pl.DataFrame, settings: dict[str, Any]) -> pl.DataFrame:
+    """The Evidence table with the weight each row carries in scoring."""
+    det = settings["detector_weights"]
+    sev = settings["severity_weights"]
+    codes = settings["code_weights"]
+    weight = (
+        pl.col(S.EV_SCORE)
+        * pl.col(S.EV_SEVERITY).replace_strict(sev, default=0.0, return_dtype=pl.Float64)
+        * pl.col(S.EV_DETECTOR).replace_strict(det, default=0.0, return_dtype=pl.Float64)
+    )
+    if codes:
+        weight = weight * pl.col(S.EV_CODE).replace_strict(
+            {str(k): float(v) for k, v in codes.items()}, default=1.0, return_dtype=pl.Float64
+        )
+    return evidence.with_columns(weight.clip(0.0, 1.0).alias(_WEIGHT))
+
+
+def score_accounts(
+    evidence: pl.DataFrame,
+    accounts: pl.DataFrame | pl.LazyFrame,
+    settings: dict[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Rank every scanned account.
+
+    ``accounts`` is the frame of scanned account ids (column ``S.ACCOUNT_ID``);
+    accounts without evidence get risk 0. Returns the columns of
+    ``S.SCORE_COLUMNS``, sorted by rank.
+    """
+    settings = {**DEFAULTS, **(settings or {})}
+    universe = accounts.lazy() if isinstance(accounts, pl.DataFrame) else accounts
+    universe = universe.select(pl.col(S.ACCOUNT_ID).cast(pl.String)).unique()
+
+    weighted = weigh_evidence(evidence, settings).lazy()
+    per_code = (
+        weighted.sort(_WEIGHT, descending=True)
+        .group_by(S.EV_ACCOUNT, S.EV_CODE)
+        .agg(
+            pl.col(_WEIGHT).first(),
+            pl.col(S.EV_DETECTOR).first(),
+            pl.col(S.EV_REASON).first(),
+            pl.col(S.EV_ROLE).first(),
+        )
+    )
+    single = settings["single_evidence_factor"]
+    bonus = settings["corroboration_bonus"]
+    per_account = (
+        per_code.group_by(S.EV_ACCOUNT)
+        .agg(
+            (1.0 - (1.0 - pl.col(_WEIGHT)).product()).alias("_noisy_or"),
+            pl.col(S.EV_CODE).n_unique().alias("_n_codes"),
+            pl.col(S.EV_DETECTOR).n_unique().alias("_n_detectors"),
+            pl.len().alias(S.SC_N_EVIDENCE),
+            pl.col(S.EV_CODE).sort_by(_WEIGHT, descending=True).alias("_codes"),
+            pl.col(S.EV_REASON)
+            .sort_by(_WEIGHT, descending=True)
+            .head(settings["max_reasons"])
+            .alias("_reasons"),
+            _role_vote().alias(S.SC_ROLE),
+        )
+        .with_columns(
+            pl.when(pl.col("_n_codes") == 1)
+            .then(pl.col("_noisy_or") * single)
+            .otherwise(pl.col("_noisy_or"))
+            .alias("_base")
+        )
+        .with_columns(
+            (
+                pl.col("_base")
+                + (1.0 - pl.col("_base"))
+                * (1.0 - (1.0 - bonus) ** (pl.col("_n_detectors") - 1).clip(lower_bound=0))
+            ).alias(S.SC_RISK)
+        )
+    )
+    # n_evidence counts the account's evidence rows, not only its distinct codes.
+    n_rows = evidence.lazy().group_by(S.EV_ACCOUNT).agg(pl.len().alias("_rows"))
+    scored = (
+        universe.join(per_account, left_on=S.ACCOUNT_ID, right_on=S.EV_ACCOUNT, how="left")
+        .join(n_rows, left_on=S.ACCOUNT_ID, right_on=S.EV_ACCOUNT, how="left")
+        .with_columns(
+            pl.col(S.SC_RISK).fill_null(0.0).round(6),
+            pl.col("_rows").fill_null(0).cast(pl.Int64).alias(S.SC_N_EVIDENCE),
+            pl.col(S.SC_ROLE).fill_null(""),
+            pl.col("_codes").list.join(";").fill_null("").alias(S.SC_CODES),
+            pl.col("_reasons").list.join(" | ").fill_null("").alias(S.SC_REASONS),
+        )
+        .sort([S.SC_RISK, S.ACCOUNT_ID], descending=[True, False])
+        .with_row_index(S.SC_RANK, offset=1)
+        .with_columns(
+            pl.col(S.SC_RANK).cast(pl.Int64),
+            level_expr(pl.col(S.SC_RISK), settings["levels"]).alias(S.SC_LEVEL),
+        )
+        .select(S.SCORE_COLUMNS)
+    )
+    return scored.collect()
+
+
+def _role_vote() -> pl.Expr:
+    """The role the account's evidence points to most strongly (by weight)."""
+    return pl.col(S.EV_ROLE).sort_by(_WEIGHT, descending=True).drop_nulls().first()
+
+
+def level_expr(risk: pl.Expr, levels: dict[str, float]) -> pl.Expr:
+    """Map a 0..1 risk to a level name."""
+    expr = pl.lit("none")
+    for name in S.SEVERITIES:  # low → critical: later, higher levels win
+        expr = pl.when(risk >= levels[name]).then(pl.lit(name)).otherwise(expr)
+    return expr
+
+
+def select_alerts(scores: pl.DataFrame, settings: dict[str, Any] | None = None) -> pl.DataFrame:
+    """Accounts at or above the alert level, plus the top-k budget."""
+    settings = {**DEFAULTS, **(settings or {})}
+    floor = LEVELS_ORDER.index(settings["alert_level"])
+    high_enough = [name for name in LEVELS_ORDER if LEVELS_ORDER.index(name) >= floor]
+    in_budget = (pl.col(S.SC_RANK) <= int(settings["top_k"] or 0)) & (pl.col(S.SC_RISK) > 0)
+    return scores.filter(pl.col(S.SC_LEVEL).is_in(high_enough) | in_budget)
