@@ -221,7 +221,7 @@ def _describe(
     member_codes_q = (
         evidence.lazy()
         .group_by(S.EV_ACCOUNT)
-        .agg(pl.col(S.EV_CODE).unique().sort().alias("codes"))
+        .agg(pl.col(S.EV_CODE).unique().sort().alias("_codes"))
         .rename({S.EV_ACCOUNT: S.SC_ACCOUNT})
     )
     totals, links, codes, member_codes = pl.collect_all(
@@ -246,14 +246,14 @@ def _describe(
         .join(totals, on=S.SC_CASE, how="left")
         .join(codes, on=S.SC_CASE, how="left")
     )
-    member_rows = members.join(member_codes, on=S.SC_ACCOUNT, how="left").select(
+    member_rows = members.drop(S.SC_CODES).join(member_codes, on=S.SC_ACCOUNT, how="left").select(
         S.SC_CASE,
         S.SC_ACCOUNT,
         S.SC_RISK,
         S.SC_RANK,
         S.SC_LEVEL,
         pl.col(S.SC_ROLE).fill_null(""),
-        pl.col("codes").fill_null([]),
+        pl.col("_codes").fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("codes"),
     )
     by_case_members = member_rows.partition_by(S.SC_CASE, as_dict=True, include_key=False)
     by_case_links = links.partition_by(S.SC_CASE, as_dict=True, include_key=False)

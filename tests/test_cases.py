@@ -1,0 +1,97 @@
+"""Cases: alerted accounts linked by evidence become one case."""
+
+from datetime import datetime
+
+import polars as pl
+
+from moneytrail import schema as S
+from moneytrail.cases import build_cases
+from moneytrail.evidence import evidence_frame
+from moneytrail.scoring import score_accounts, select_alerts
+
+
+def _txns(rows):
+    frame = pl.DataFrame(
+        rows, schema=[S.TXN_ID, S.FROM_ACCOUNT, S.TO_ACCOUNT, S.AMOUNT, S.TIMESTAMP], orient="row"
+    )
+    return frame.with_columns(pl.lit("USD").alias(S.CURRENCY)).lazy()
+
+
+def _ev(account, code, txn_ids=None, instance=None, role=None, detector="rule"):
+    return {
+        S.EV_ACCOUNT: account, S.EV_DETECTOR: detector, S.EV_CODE: code, S.EV_SCORE: 1.0,
+        S.EV_SEVERITY: "critical", S.EV_REASON: code, S.EV_TXN_IDS: txn_ids,
+        S.EV_INSTANCE: instance, S.EV_ROLE: role,
+    }
+
+
+def _scan(evidence_rows, txns, accounts=None):
+    evidence = evidence_frame(pl.DataFrame(evidence_rows))
+    universe = pl.DataFrame({S.ACCOUNT_ID: ["A", "B", "C", "D", "E", "F"]})
+    scores = score_accounts(evidence, universe)
+    alerts = select_alerts(scores)
+    return build_cases(alerts, evidence, txns, accounts)
+
+
+T0 = datetime(2024, 3, 1, 10)
+T1 = datetime(2024, 3, 2, 10)
+T2 = datetime(2024, 3, 3, 10)
+
+
+def test_members_of_one_instance_and_supporting_flows_form_cases():
+    txns = _txns(
+        [
+            ("t1", "A", "B", 100.0, T0),  # supports A's evidence: links A and B
+            ("t2", "C", "D", 50.0, T1),  # a flow between alerted accounts, supporting nothing
+            ("t3", "CASH", "C", 900.0, T2),
+            ("t4", "E", "F", 10.0, T2),
+        ]
+    )
+    rows = [
+        _ev("A", "R-1", ["t1"], role="collector"), _ev("A", "R-2", ["t1"]),
+        _ev("B", "R-1", ["t1"]), _ev("B", "R-3"),
+        _ev("C", "R-1", ["t3"]), _ev("C", "R-2"),
+        _ev("D", "R-1"), _ev("D", "R-2"),
+        _ev("E", "fan_in", instance="fan:1", detector="pattern"), _ev("E", "R-1"),
+        _ev("F", "fan_in", instance="fan:1", detector="pattern"), _ev("F", "R-1"),
+    ]
+    cases, case_of = _scan(rows, txns)
+    groups = sorted(sorted(c["account_id"] for c in case["accounts"]) for case in cases)
+    assert groups == [["A", "B"], ["C"], ["D"], ["E", "F"]]
+    assert case_of.height == 6
+    by_members = {tuple(sorted(a["account_id"] for a in c["accounts"])): c for c in cases}
+    ab = by_members[("A", "B")]
+    assert ab["links"] == [
+        {"from": "A", "to": "B", "n": 1, "total": 100.0,
+         "first": T0.isoformat(), "last": T0.isoformat()}
+    ]
+    assert ab["total_value"] == 100.0 and ab["txn_ids"] == ["t1"]
+    # the cash deposit into C belongs to C's case and its timeline
+    c = by_members[("C",)]
+    assert c["total_value"] == 900.0 and c["links"][0]["from"] == S.CASH_NODE
+    assert by_members[("E", "F")]["typologies"] == ["fan_in"]
+    assert cases == sorted(cases, key=lambda x: -x["score"])
+    assert all(case["summary"] for case in cases)
+
+
+def test_shared_identifiers_link_accounts():
+    txns = _txns([("t1", "A", "X", 5.0, T0)])
+    accounts = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["A", "B", "C"],
+            S.PHONE: ["555", "555", None],
+            S.ADDRESS: ["1 Rd", "2 Rd", "1 Rd"],
+        }
+    )
+    rows = [_ev(a, code) for a in "ABC" for code in ("R-1", "R-2")]
+    cases, _ = _scan(rows, txns, accounts)
+    assert len(cases) == 1
+    shared = cases[0]["shared_identifiers"]
+    assert {"kind": "phone", "value": "555", "accounts": ["A", "B"]} in shared
+    assert {"kind": "address", "value": "1 Rd", "accounts": ["A", "C"]} in shared
+
+
+def test_no_alerts_no_cases():
+    txns = _txns([("t1", "A", "B", 5.0, T0)])
+    cases, case_of = _scan([_ev("A", "R-1") | {S.EV_SEVERITY: "low", S.EV_SCORE: 0.1}], txns)
+    assert cases == [] and case_of.height == 0
