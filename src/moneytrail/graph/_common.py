@@ -1,0 +1,145 @@
+"""Shared preparation for the typology detectors: the edge table and Evidence rows.
+
+Everything here is polars over the whole table; no networkx.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from moneytrail import schema as S
+from moneytrail.errors import InputError
+
+# Internal column names of the detector frames (not part of any file format).
+PAIR_N = "pair_n"  # transactions between the two accounts over the whole export
+FIRST_TS = "first_ts"
+HUB = "hub"
+SPOKE = "spoke"
+N = "n"
+MEMBERS = "members"
+ROLES = "roles"
+TOTAL = "total"
+
+_SEVERITY_CUTS = ((0.8, "critical"), (0.6, "high"), (0.4, "medium"))
+
+
+def parse_window(value: str | timedelta, key: str) -> timedelta:
+    """A duration setting ("7d", "36h", "2w") as a timedelta, with a clear error."""
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip().lower()
+    units = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+    try:
+        number, unit = float(text[:-1]), text[-1]
+        seconds = number * units[unit]
+    except (ValueError, KeyError, IndexError):
+        seconds = -1
+    if seconds <= 0:
+        from moneytrail.errors import ParamsError
+
+        raise ParamsError(
+            f"patterns.{key} = {value!r} is not a duration",
+            hint="write a number and a unit: 36h, 7d, 2w",
+        )
+    return timedelta(seconds=seconds)
+
+
+def severity_expr(score: pl.Expr) -> pl.Expr:
+    expr = pl.lit("low")
+    for cut, name in reversed(_SEVERITY_CUTS):
+        expr = pl.when(score >= cut).then(pl.lit(name)).otherwise(expr)
+    return expr
+
+
+def prepare_edges(transactions: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str]]:
+    """Transfers between accounts: txn_id, timestamp, amount, from, to (+ channel).
+
+    Drops self-transfers, rows touching the cash node, and payments to merchants
+    (nodes that only ever receive card rows), because none of them can be a
+    member of a laundering pattern. Adds PAIR_N, the number of transactions the
+    two accounts exchanged in that direction over the whole export: one-off
+    pairs are what mule networks look like, standing relationships (salary,
+    rent, family) repeat.
+    """
+    notices: list[str] = []
+    names = transactions.collect_schema().names()
+    missing = [c for c in S.REQUIRED_TRANSACTION_COLUMNS if c not in names]
+    if missing:
+        raise InputError(
+            f"transactions lack required column(s) {missing}",
+            hint="ingest the export first (moneytrail ingest) so columns are canonical",
+        )
+    lf = transactions
+    if S.TXN_ID not in names:
+        lf = lf.with_row_index(S.TXN_ID).with_columns(pl.col(S.TXN_ID).cast(pl.String))
+        notices.append("patterns: no txn_id column; transactions are named by row number")
+    keep = [S.TXN_ID, S.TIMESTAMP, S.AMOUNT, S.FROM_ACCOUNT, S.TO_ACCOUNT]
+    lf = lf.select(keep + ([S.CHANNEL] if S.CHANNEL in names else []))
+    lf = lf.filter(
+        (pl.col(S.FROM_ACCOUNT) != pl.col(S.TO_ACCOUNT))
+        & pl.col(S.FROM_ACCOUNT).is_not_null()
+        & pl.col(S.TO_ACCOUNT).is_not_null()
+        & (pl.col(S.FROM_ACCOUNT) != S.CASH_NODE)
+        & (pl.col(S.TO_ACCOUNT) != S.CASH_NODE)
+        & (pl.col(S.AMOUNT) > 0)
+    )
+    if S.CHANNEL in names:
+        # A merchant receives card payments and never anything else nor sends.
+        non_merchants = pl.concat(
+            [
+                lf.select(pl.col(S.FROM_ACCOUNT).alias(HUB)),
+                lf.filter(pl.col(S.CHANNEL) != "card").select(pl.col(S.TO_ACCOUNT).alias(HUB)),
+            ]
+        ).unique()
+        lf = lf.join(non_merchants, left_on=S.TO_ACCOUNT, right_on=HUB, how="semi")
+        lf = lf.drop(S.CHANNEL)
+    lf = lf.with_columns(pl.len().over(S.FROM_ACCOUNT, S.TO_ACCOUNT).alias(PAIR_N))
+    return lf, notices
+
+
+def account_degrees(edges: pl.LazyFrame) -> pl.LazyFrame:
+    """Distinct counterparties in and out of every account over the whole export."""
+    ins = edges.group_by(S.TO_ACCOUNT).agg(pl.col(S.FROM_ACCOUNT).n_unique().alias("deg_in"))
+    outs = edges.group_by(S.FROM_ACCOUNT).agg(pl.col(S.TO_ACCOUNT).n_unique().alias("deg_out"))
+    return ins.rename({S.TO_ACCOUNT: HUB}).join(
+        outs.rename({S.FROM_ACCOUNT: HUB}), on=HUB, how="full", coalesce=True
+    ).fill_null(0)
+
+
+def to_evidence(instances: pl.DataFrame, code: str, prefix: str) -> pl.DataFrame:
+    """One Evidence row per (instance, member) from a frame of instances.
+
+    ``instances`` has MEMBERS (list[str]), ROLES (list[str], same length), score,
+    window_start, window_end, txn_ids and reason; the instance id is the code,
+    a prefix and the running number, stable for a given input.
+    """
+    if instances.height == 0:
+        return pl.DataFrame(
+            schema={
+                S.EV_ACCOUNT: pl.String,
+                S.EV_DETECTOR: pl.String,
+                S.EV_CODE: pl.String,
+                S.EV_SCORE: pl.Float64,
+                S.EV_SEVERITY: pl.String,
+                S.EV_REASON: pl.String,
+            }
+        )
+    return (
+        instances.with_row_index("_i", offset=1)
+        .with_columns(
+            pl.format(f"{prefix}{{}}", pl.col("_i").cast(pl.String).str.zfill(5)).alias(
+                S.EV_INSTANCE
+            ),
+            pl.col(S.EV_SCORE).clip(0.0, 1.0),
+        )
+        .explode([MEMBERS, ROLES])
+        .rename({MEMBERS: S.EV_ACCOUNT, ROLES: S.EV_ROLE})
+        .with_columns(
+            pl.lit("pattern").alias(S.EV_DETECTOR),
+            pl.lit(code).alias(S.EV_CODE),
+            severity_expr(pl.col(S.EV_SCORE)).alias(S.EV_SEVERITY),
+        )
+        .drop("_i")
+    )

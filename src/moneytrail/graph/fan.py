@@ -1,0 +1,121 @@
+"""Fan-in and fan-out: many one-off counterparties into (or out of) one account.
+
+A hub that, within one window, receives from (or sends to) many accounts it has
+no standing relationship with is the collector of a fan-in (victims' earnings,
+buyers' payments, mule deposits) or the distributor of a fan-out. Whole-graph
+polars: each counterparty is counted once, at its first one-off transfer with
+the hub, and a rolling window per hub finds the densest stretch.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from moneytrail import schema as S
+from moneytrail.graph._common import FIRST_TS, HUB, MEMBERS, PAIR_N, ROLES, SPOKE, TOTAL, N
+
+DEG_ALL = "deg_all"
+
+
+def detect_fan(
+    edges: pl.LazyFrame,
+    direction: str,
+    *,
+    window: timedelta,
+    min_counterparties: int,
+    max_pair_txns: int,
+) -> pl.DataFrame:
+    """Instances of fan-in (``direction="in"``) or fan-out (``"out"``), one per hub.
+
+    Returns the instance frame described in :func:`_common.to_evidence`, plus HUB.
+    """
+    hub_col, spoke_col = (
+        (S.TO_ACCOUNT, S.FROM_ACCOUNT) if direction == "in" else (S.FROM_ACCOUNT, S.TO_ACCOUNT)
+    )
+    sparse = edges.filter(pl.col(PAIR_N) <= max_pair_txns).select(
+        pl.col(hub_col).alias(HUB),
+        pl.col(spoke_col).alias(SPOKE),
+        S.TIMESTAMP,
+        S.AMOUNT,
+        S.TXN_ID,
+    )
+    firsts = sparse.group_by(HUB, SPOKE).agg(pl.col(S.TIMESTAMP).min().alias(FIRST_TS))
+    # Cheap prefilter: a hub needs enough one-off counterparties over the whole export.
+    firsts = firsts.filter(pl.len().over(HUB) >= min_counterparties)
+    rolled = (
+        firsts.sort(HUB, FIRST_TS)
+        .rolling(index_column=FIRST_TS, period=window, group_by=HUB)
+        .agg(pl.len().alias(N))
+    )
+    best = (
+        rolled.filter(pl.col(N) >= min_counterparties)
+        .sort([HUB, N, FIRST_TS], descending=[False, True, False])
+        .unique(HUB, keep="first")
+        .select(HUB, pl.col(FIRST_TS).alias("_end"))
+    )
+    members = firsts.join(best, on=HUB).filter(
+        (pl.col(FIRST_TS) > pl.col("_end") - window) & (pl.col(FIRST_TS) <= pl.col("_end"))
+    )
+    txns = (
+        sparse.join(members.select(HUB, SPOKE, "_end"), on=[HUB, SPOKE])
+        .filter(
+            (pl.col(S.TIMESTAMP) > pl.col("_end") - window)
+            & (pl.col(S.TIMESTAMP) <= pl.col("_end"))
+        )
+        .group_by(HUB)
+        .agg(
+            pl.col(SPOKE).unique(maintain_order=True).alias(MEMBERS),
+            pl.col(S.TXN_ID).alias(S.EV_TXN_IDS),
+            pl.col(S.TIMESTAMP).min().alias(S.EV_WINDOW_START),
+            pl.col(S.TIMESTAMP).max().alias(S.EV_WINDOW_END),
+            pl.col(S.AMOUNT).sum().alias(TOTAL),
+            (pl.col(S.AMOUNT).std(ddof=0) / pl.col(S.AMOUNT).mean()).fill_null(0).alias("_cv"),
+        )
+        .with_columns(pl.col(MEMBERS).list.len().alias(N))
+    )
+    degree = edges.group_by(hub_col).agg(
+        pl.col(spoke_col).n_unique().alias(DEG_ALL)
+    ).rename({hub_col: HUB})
+    out = txns.join(degree, on=HUB, how="left").collect()
+    if out.height == 0:
+        return out
+    span_days = (pl.col(S.EV_WINDOW_END) - pl.col(S.EV_WINDOW_START)).dt.total_seconds() / 86400
+    window_days = window.total_seconds() / 86400
+    # Strength: how far the count is beyond the threshold, how much of the hub's
+    # counterparties the burst accounts for, and how tight it is in time.
+    degree_term = 1 - 0.5 ** (pl.col(N) / min_counterparties)
+    focus = pl.col(N) / pl.max_horizontal(pl.col(DEG_ALL), pl.col(N))
+    tight = 1 - (span_days / window_days).clip(0, 1)
+    score = 0.5 * degree_term + 0.3 * focus + 0.2 * tight
+    word = "from" if direction == "in" else "to"
+    verb = "received" if direction == "in" else "sent"
+    hub_role, spoke_role = ("collector", "facilitator") if direction == "in" else (
+        "launderer",
+        "facilitator",
+    )
+    return out.with_columns(score.alias(S.EV_SCORE)).select(
+        HUB,
+        pl.concat_list(pl.col(HUB), pl.col(MEMBERS)).alias(MEMBERS),
+        pl.concat_list(
+            pl.lit(hub_role), pl.col(MEMBERS).list.eval(pl.lit(spoke_role))
+        ).alias(ROLES),
+        S.EV_SCORE,
+        S.EV_WINDOW_START,
+        S.EV_WINDOW_END,
+        S.EV_TXN_IDS,
+        pl.format(
+            "{} {} {} transfers totalling {} {} {} one-off counterparties within {} days "
+            "({} of its {} counterparties)",
+            pl.col(HUB),
+            pl.lit(verb),
+            pl.col(S.EV_TXN_IDS).list.len(),
+            pl.col(TOTAL).round(2),
+            pl.lit(word),
+            pl.col(N),
+            (span_days.round(0) + 1).cast(pl.Int64),
+            pl.col(N),
+            pl.col(DEG_ALL),
+        ).alias(S.EV_REASON),
+    )
