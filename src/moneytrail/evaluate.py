@@ -1,0 +1,507 @@
+"""Detection quality against ground truth: how well a scan ranks known laundering.
+
+Everything is at account level. A scan's ``scores.csv`` ranks every scanned
+account; a label file (see :mod:`moneytrail.labels`) says which accounts are
+laundering, in which case and typology, and which legitimate accounts look
+like laundering. Labelled accounts the scan did not score count as unranked:
+below every scored account.
+
+Labels are for measuring only; nothing here feeds back into detection.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from moneytrail import schema as S
+from moneytrail.errors import InputError
+from moneytrail.labels import NON_CORE_ROLES, Labels, read_labels
+
+__all__ = [
+    "DEFAULT_KS",
+    "Evaluation",
+    "Labels",
+    "evaluate",
+    "read_labels",
+    "read_scores",
+    "read_features",
+]
+
+DEFAULT_KS = (50, 100, 500)
+# How many codes the per-typology diagnostics name for hits and for misses.
+TOP_CODES = 5
+# Frame-local helper columns (not part of any file).
+_POSITIVE = "_positive"
+_LOOKALIKE = "_lookalike"
+_SCORE = "_score"
+_RANK = "_rank"
+_CODE_LIST = "_codes"
+_UNRANKED_SCORE = -1.0  # below every risk score (0..1): unranked is worst
+
+
+@dataclass
+class Evaluation:
+    """The numbers of one evaluation; :meth:`as_dict` is what ``--json`` prints."""
+
+    labels_kind: str
+    labels_source: str
+    n_accounts: int  # accounts the scan ranked
+    n_positives: int
+    n_positives_unranked: int
+    n_lookalikes: int
+    average_precision: float | None
+    roc_auc: float | None
+    k_2x: int
+    at_k: list[dict[str, Any]]  # one per k, ascending, k_2x included
+    typologies: list[dict[str, Any]]
+    cases: list[dict[str, Any]]
+    case_summary: dict[str, Any]
+    codes: list[dict[str, Any]]
+    diagnostics: dict[str, Any]
+    features: list[dict[str, Any]] = field(default_factory=list)
+
+    def at(self, k: int) -> dict[str, Any]:
+        """The row of :attr:`at_k` for one k."""
+        for row in self.at_k:
+            if row["k"] == k:
+                return row
+        raise KeyError(k)
+
+    @property
+    def at_2x(self) -> dict[str, Any]:
+        return self.at(self.k_2x)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "labels": {"kind": self.labels_kind, "source": self.labels_source},
+            "counts": {
+                "accounts_ranked": self.n_accounts,
+                "positives": self.n_positives,
+                "positives_unranked": self.n_positives_unranked,
+                "lookalikes": self.n_lookalikes,
+            },
+            "average_precision": self.average_precision,
+            "roc_auc": self.roc_auc,
+            "k_2x": self.k_2x,
+            "at_k": self.at_k,
+            "at_2x": self.at_2x,
+            "typologies": self.typologies,
+            "case_summary": self.case_summary,
+            "cases": self.cases,
+            "codes": self.codes,
+            "diagnostics": self.diagnostics,
+            "features": self.features,
+        }
+
+
+# --------------------------------------------------------------------------
+# Reading a scan's output
+# --------------------------------------------------------------------------
+def read_scores(path: str | Path) -> pl.DataFrame:
+    """A scan's ``scores.csv`` (or the OUTDIR holding it), ids kept as strings."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / S.SCORES_FILE
+    if not path.exists():
+        raise InputError(
+            "no scores file",
+            file=str(path),
+            hint="run `moneytrail scan INPUT -o OUTDIR` first and pass its OUTDIR",
+        )
+    try:
+        raw = pl.read_csv(path, infer_schema=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
+        raise InputError(f"cannot parse scores file: {exc}", file=str(path)) from None
+    missing = [c for c in (S.SC_ACCOUNT, S.SC_RISK) if c not in raw.columns]
+    if missing:
+        raise InputError(
+            f"scores file lacks column(s) {', '.join(missing)}", file=str(path), column=missing[0]
+        )
+    casts = {S.SC_RISK: pl.Float64, S.SC_RANK: pl.Int64, S.SC_N_EVIDENCE: pl.Int64}
+    for name, dtype in casts.items():
+        if name not in raw.columns:
+            continue
+        cast = raw.get_column(name).cast(dtype, strict=False)
+        bad = (cast.is_null() & raw.get_column(name).is_not_null()).arg_true()
+        if bad.len():
+            row = int(bad[0])
+            raise InputError(
+                f"not a number: {raw.get_column(name)[row]!r}",
+                file=str(path),
+                row=row + 1,
+                column=name,
+            )
+        raw = raw.with_columns(cast)
+    return raw
+
+
+def read_features(path: str | Path) -> pl.DataFrame | None:
+    """A scan's ``features.parquet`` (or the OUTDIR holding it); None when absent."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / S.FEATURES_FILE
+    if not path.exists():
+        return None
+    return pl.read_parquet(path)
+
+
+# --------------------------------------------------------------------------
+# The evaluation
+# --------------------------------------------------------------------------
+def evaluate(
+    scores: pl.DataFrame,
+    labels: Labels,
+    ks: Iterable[int] = DEFAULT_KS,
+    features: pl.DataFrame | None = None,
+) -> Evaluation:
+    """Compare a scan's ranking with ground truth.
+
+    ``scores`` needs account_id and risk_score; rank (1 = riskiest) is taken from
+    the frame when present, else from risk_score. ``codes`` (";"-joined) enables
+    the per-code diagnostics; ``features`` (account_id + numeric columns) the
+    per-feature separation table.
+    """
+    ks = sorted({int(k) for k in ks if int(k) > 0})
+    table = _ranked_table(scores, labels)
+    n_positives = int(table.get_column(_POSITIVE).sum())
+    k_2x = max(1, 2 * n_positives)
+    ks = sorted(set(ks) | {k_2x})
+    y_true = table.get_column(_POSITIVE).to_numpy()
+    y_score = table.get_column(_SCORE).to_numpy()
+    ranked = table.filter(pl.col(_RANK).is_not_null())
+    positives = labels.positives.join(
+        table.select(S.LB_ACCOUNT, _RANK), on=S.LB_ACCOUNT, how="left"
+    )
+    return Evaluation(
+        labels_kind=labels.kind,
+        labels_source=labels.source,
+        n_accounts=ranked.height,
+        n_positives=n_positives,
+        n_positives_unranked=int(table.filter(pl.col(_POSITIVE) & pl.col(_RANK).is_null()).height),
+        n_lookalikes=int(table.get_column(_LOOKALIKE).sum()),
+        average_precision=_ap(y_true, y_score),
+        roc_auc=_auc(y_true, y_score),
+        k_2x=k_2x,
+        at_k=[_at_k(table, positives, k) for k in ks],
+        typologies=_typology_table(table, positives, k_2x),
+        cases=_case_table(positives),
+        case_summary=_case_summary(positives, ks),
+        codes=_code_table(table, n_positives, k_2x),
+        diagnostics=_diagnostics(table, positives, k_2x),
+        features=_feature_table(features, labels) if features is not None else [],
+    )
+
+
+def _ranked_table(scores: pl.DataFrame, labels: Labels) -> pl.DataFrame:
+    """One row per account known to scores or labels: score, rank, flags, codes."""
+    if S.SC_ACCOUNT not in scores.columns or S.SC_RISK not in scores.columns:
+        raise InputError(f"scores need columns {S.SC_ACCOUNT!r} and {S.SC_RISK!r}")
+    scored = scores.select(
+        pl.col(S.SC_ACCOUNT).cast(pl.String).alias(S.LB_ACCOUNT),
+        pl.col(S.SC_RISK).cast(pl.Float64).fill_null(0.0).alias(_SCORE),
+        *([pl.col(S.SC_RANK).cast(pl.Int64)] if S.SC_RANK in scores.columns else []),
+        (
+            pl.col(S.SC_CODES).cast(pl.String).fill_null("")
+            if S.SC_CODES in scores.columns
+            else pl.lit("")
+        )
+        .str.split(";")
+        .list.eval(pl.element().str.strip_chars())
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .alias(_CODE_LIST),
+    ).unique(S.LB_ACCOUNT, keep="first", maintain_order=True)
+    if S.SC_RANK in scored.columns and scored.get_column(S.SC_RANK).null_count() == 0:
+        scored = scored.rename({S.SC_RANK: _RANK})
+    else:
+        scored = scored.drop(S.SC_RANK, strict=False).with_columns(
+            pl.col(_SCORE).rank("ordinal", descending=True).cast(pl.Int64).alias(_RANK)
+        )
+    known = [
+        labels.positive_ids,
+        labels.lookalikes.get_column(S.LB_ACCOUNT),
+    ]
+    if labels.universe is not None:
+        known.append(labels.universe.cast(pl.String))
+    extra = (
+        pl.concat([s.rename(S.LB_ACCOUNT) for s in known])
+        .unique()
+        .to_frame()
+        .filter(~pl.col(S.LB_ACCOUNT).is_in(scored.get_column(S.LB_ACCOUNT).implode()))
+        .with_columns(
+            pl.lit(_UNRANKED_SCORE).alias(_SCORE),
+            pl.lit(None, pl.Int64).alias(_RANK),
+            pl.lit([], pl.List(pl.String)).alias(_CODE_LIST),
+        )
+    )
+    table = pl.concat([scored, extra.select(scored.columns)])
+    return table.with_columns(
+        pl.col(S.LB_ACCOUNT).is_in(labels.positive_ids.implode()).alias(_POSITIVE),
+        pl.col(S.LB_ACCOUNT)
+        .is_in(labels.lookalikes.get_column(S.LB_ACCOUNT).implode())
+        .alias(_LOOKALIKE),
+    ).sort(_RANK, nulls_last=True)
+
+
+def _ap(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
+    if y_true.sum() == 0:
+        return None
+    return float(average_precision_score(y_true, y_score))
+
+
+def _auc(y_true: np.ndarray, y_score: np.ndarray) -> float | None:
+    if y_true.sum() in (0, len(y_true)):
+        return None
+    return float(roc_auc_score(y_true, y_score))
+
+
+def _in_top(k: int) -> pl.Expr:
+    return pl.col(_RANK).is_not_null() & (pl.col(_RANK) <= k)
+
+
+def _at_k(table: pl.DataFrame, positives: pl.DataFrame, k: int) -> dict[str, Any]:
+    n_positives = int(table.get_column(_POSITIVE).sum())
+    top = table.filter(_in_top(k))
+    hits = int(top.get_column(_POSITIVE).sum())
+    by_typology = (
+        positives.group_by(S.LB_TYPOLOGY)
+        .agg(
+            pl.col(S.LB_ACCOUNT).n_unique().alias("n"),
+            pl.col(S.LB_ACCOUNT).filter(_in_top(k)).n_unique().alias("hits"),
+        )
+        .sort(S.LB_TYPOLOGY)
+    )
+    return {
+        "k": k,
+        "hits": hits,
+        # At most the ranked accounts can be reviewed: a short list is not penalised.
+        "precision": hits / max(1, min(k, table.filter(pl.col(_RANK).is_not_null()).height)),
+        "recall": hits / n_positives if n_positives else None,
+        "lookalikes_in_top_k": int(top.get_column(_LOOKALIKE).sum()),
+        "recall_by_typology": {
+            row[S.LB_TYPOLOGY]: row["hits"] / row["n"] for row in by_typology.iter_rows(named=True)
+        },
+    }
+
+
+def _typology_table(table: pl.DataFrame, positives: pl.DataFrame, k_2x: int) -> list[dict]:
+    """Per typology: AP and ROC-AUC against every negative, recall at k = 2x positives."""
+    negatives = table.filter(~pl.col(_POSITIVE))
+    rows = []
+    for typology in sorted(positives.get_column(S.LB_TYPOLOGY).unique().to_list()):
+        ids = positives.filter(pl.col(S.LB_TYPOLOGY) == typology).get_column(S.LB_ACCOUNT)
+        mine = table.filter(pl.col(S.LB_ACCOUNT).is_in(ids.unique().implode()))
+        both = pl.concat([mine, negatives])
+        y_true = both.get_column(_POSITIVE).to_numpy()
+        y_score = both.get_column(_SCORE).to_numpy()
+        ranks = mine.get_column(_RANK)
+        rows.append(
+            {
+                "typology": typology,
+                "positives": mine.height,
+                "average_precision": _ap(y_true, y_score),
+                "roc_auc": _auc(y_true, y_score),
+                "recall_at_2x": float(ranks.le(k_2x).fill_null(False).mean()),
+                "median_rank": _median_rank(ranks),
+            }
+        )
+    return rows
+
+
+def _median_rank(ranks: pl.Series) -> float | None:
+    """Median rank, unranked accounts counted as infinitely far down."""
+    if ranks.len() == 0:
+        return None
+    values = ranks.cast(pl.Float64).fill_null(math.inf).sort()
+    median = float(values.median())
+    return None if math.isinf(median) else median
+
+
+def _case_table(positives: pl.DataFrame) -> list[dict[str, Any]]:
+    """Per labelled case: its best-ranked account, and its best-ranked core account."""
+    cases = positives.filter(pl.col(S.LB_CASE).is_not_null())
+    if cases.height == 0:
+        return []
+    core = pl.col(S.LB_ROLE).is_null() | ~pl.col(S.LB_ROLE).is_in(list(NON_CORE_ROLES))
+    by_rank = cases.sort(_RANK, S.LB_ACCOUNT, nulls_last=True)
+    summary = (
+        by_rank.group_by(S.LB_CASE, maintain_order=True)
+        .agg(
+            pl.col(S.LB_TYPOLOGY).first().alias("typology"),
+            pl.col(S.LB_ACCOUNT).n_unique().alias("n_accounts"),
+            pl.col(_RANK).min().alias("best_rank"),
+            pl.col(S.LB_ACCOUNT).first().alias("best_account"),
+            pl.col(_RANK).filter(core).min().alias("best_core_rank"),
+            pl.col(S.LB_ACCOUNT).filter(core).first().alias("best_core_account"),
+            pl.col(S.LB_ROLE).filter(core).first().alias("best_core_role"),
+        )
+        .sort("best_core_rank", "best_rank", S.LB_CASE, nulls_last=True)
+    )
+    return summary.rename({S.LB_CASE: "case_id"}).to_dicts()
+
+
+def _case_summary(positives: pl.DataFrame, ks: Sequence[int]) -> dict[str, Any]:
+    cases = _case_table(positives)
+    if not cases:
+        return {"n_cases": 0}
+    best = pl.Series([c["best_core_rank"] for c in cases], dtype=pl.Int64)
+    found_at = {str(k): int(best.le(k).fill_null(False).sum()) for k in sorted({20, *ks})}
+    return {
+        "n_cases": len(cases),
+        "cases_with_core_in_top_k": found_at,
+        "median_best_core_rank": _median_rank(best),
+        "worst_best_core_rank": None if best.null_count() else int(best.max()),
+        "cases_unranked": int(best.null_count()),
+    }
+
+
+def _code_table(table: pl.DataFrame, n_positives: int, k_2x: int) -> list[dict[str, Any]]:
+    """Per evidence code: how many accounts carry it and how many of them are positive."""
+    exploded = table.select(S.LB_ACCOUNT, _CODE_LIST, _POSITIVE, _LOOKALIKE, _RANK).explode(
+        _CODE_LIST
+    )
+    exploded = exploded.filter(pl.col(_CODE_LIST).is_not_null())
+    if exploded.height == 0:
+        return []
+    per_code = (
+        exploded.group_by(_CODE_LIST)
+        .agg(
+            pl.len().alias("accounts"),
+            pl.col(_POSITIVE).sum().alias("positives"),
+            pl.col(_LOOKALIKE).sum().alias("lookalikes"),
+            _in_top(k_2x).sum().alias("in_top_2x"),
+        )
+        .with_columns(
+            (pl.col("positives") / pl.col("accounts")).alias("precision"),
+            (pl.col("positives") / max(1, n_positives)).alias("recall"),
+        )
+        .sort(["positives", "accounts", _CODE_LIST], descending=[True, False, False])
+        .rename({_CODE_LIST: "code"})
+    )
+    return per_code.to_dicts()
+
+
+def _share_of_codes(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """The codes carried by the most accounts of ``frame``, with their share."""
+    if frame.height == 0:
+        return []
+    counts = (
+        frame.select(_CODE_LIST)
+        .explode(_CODE_LIST)
+        .drop_nulls()
+        .group_by(_CODE_LIST)
+        .len()
+        .sort(["len", _CODE_LIST], descending=[True, False])
+        .head(TOP_CODES)
+    )
+    return [
+        {"code": row[_CODE_LIST], "share": row["len"] / frame.height}
+        for row in counts.iter_rows(named=True)
+    ]
+
+
+def _diagnostics(table: pl.DataFrame, positives: pl.DataFrame, k_2x: int) -> dict[str, Any]:
+    """Which codes the hits and the misses at k = 2x positives carry, per typology.
+
+    The detector authors' view: a typology whose misses carry no evidence needs a
+    detector; one whose misses carry the right code needs a stronger weight.
+    """
+    per_typology = {}
+    with_codes = (
+        positives.select(S.LB_ACCOUNT, S.LB_TYPOLOGY)
+        .unique()
+        .join(table.select(S.LB_ACCOUNT, _RANK, _CODE_LIST), on=S.LB_ACCOUNT, how="left")
+    )
+    for typology in sorted(with_codes.get_column(S.LB_TYPOLOGY).unique().to_list()):
+        mine = with_codes.filter(pl.col(S.LB_TYPOLOGY) == typology)
+        hits = mine.filter(_in_top(k_2x))
+        misses = mine.filter(~_in_top(k_2x))
+        no_evidence = misses.filter(pl.col(_CODE_LIST).list.len().fill_null(0) == 0).height
+        per_typology[typology] = {
+            "hits": hits.height,
+            "misses": misses.height,
+            "hit_codes": _share_of_codes(hits),
+            "miss_codes": _share_of_codes(misses),
+            "misses_without_evidence": no_evidence / misses.height if misses.height else 0.0,
+        }
+    false_positives = table.filter(_in_top(k_2x) & ~pl.col(_POSITIVE))
+    lookalikes_top = table.filter(_in_top(k_2x) & pl.col(_LOOKALIKE))
+    return {
+        "k": k_2x,
+        "typologies": per_typology,
+        "false_positives": {
+            "n": false_positives.height,
+            "codes": _share_of_codes(false_positives),
+        },
+        "lookalikes_in_top": {
+            "n": lookalikes_top.height,
+            "codes": _share_of_codes(lookalikes_top),
+        },
+    }
+
+
+def _feature_table(features: pl.DataFrame, labels: Labels) -> list[dict[str, Any]]:
+    """How well each feature alone separates positives (ROC-AUC, 0.5 = not at all).
+
+    AUC above 0.5: positives have higher values; below 0.5: lower. Sorted by the
+    distance from 0.5, so the most telling features come first.
+    """
+    if S.ACCOUNT_ID not in features.columns:
+        return []
+    numeric = [
+        name
+        for name, dtype in features.schema.items()
+        if name != S.ACCOUNT_ID and (dtype.is_numeric() or dtype == pl.Boolean)
+    ]
+    if not numeric:
+        return []
+    frame = features.select(
+        pl.col(S.ACCOUNT_ID).cast(pl.String),
+        *[pl.col(n).cast(pl.Float64) for n in numeric],
+    ).with_columns(pl.col(S.ACCOUNT_ID).is_in(labels.positive_ids.implode()).alias(_POSITIVE))
+    y_true = frame.get_column(_POSITIVE).to_numpy()
+    if y_true.sum() in (0, len(y_true)):
+        return []
+    rows = []
+    for name in numeric:
+        values = frame.get_column(name).fill_nan(None)
+        filled = values.fill_null(values.median() if values.null_count() < values.len() else 0.0)
+        x = filled.to_numpy()
+        auc = float(roc_auc_score(y_true, x)) if np.ptp(x) > 0 else 0.5
+        rows.append(
+            {
+                "feature": name,
+                "roc_auc": auc,
+                "median_positive": _median_or_none(values.filter(frame[_POSITIVE])),
+                "median_negative": _median_or_none(values.filter(~frame[_POSITIVE])),
+            }
+        )
+    rows.sort(key=lambda r: (-abs(r["roc_auc"] - 0.5), r["feature"]))
+    return rows
+
+
+def _median_or_none(values: pl.Series) -> float | None:
+    median = values.median()
+    return None if median is None else float(median)
+
+
+def evaluate_outdir(
+    outdir: str | Path,
+    labels_path: str | Path,
+    ks: Iterable[int] = DEFAULT_KS,
+    kind: str | None = None,
+) -> Evaluation:
+    """Read a scan's OUTDIR and a label file, and evaluate (what the CLI calls)."""
+    outdir = Path(outdir)
+    if not outdir.exists():
+        raise InputError("scan output folder not found", file=str(outdir))
+    scores = read_scores(outdir)
+    features = read_features(outdir) if outdir.is_dir() else None
+    return evaluate(scores, read_labels(labels_path, kind=kind), ks=ks, features=features)
