@@ -1,0 +1,320 @@
+"""Statistical outliers: a pyod ensemble over the account features.
+
+Deterministic, parameter-light detectors (ECOD, COPOD, HBOS and a seeded
+IsolationForest) score every account; each model's scores are standardised
+on the fitting set and combined (average by default, ``max`` by setting).
+The review volume is a top-k budget, never pyod's contamination guess: only
+the ``top_k`` most outlying accounts become Evidence.
+
+Each Evidence row names the features that pushed the account's score most,
+with their values and percentiles. The per-feature strength is ECOD's tail
+score, ``-log`` of the empirical tail probability on the side ECOD reads
+for that feature.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from moneytrail import schema as S
+from moneytrail.errors import ParamsError
+from moneytrail.evidence import empty_evidence, evidence_frame
+
+DEFAULTS: dict = {
+    # detectors of the ensemble: any of ecod, copod, hbos, iforest
+    "models": ["ecod", "copod", "hbos", "iforest"],
+    # how standardised model scores combine: average or max
+    "combine": "average",
+    # review budget: top_k accounts become evidence; when null, budget_share of
+    # the accounts, at least min_top_k
+    "top_k": None,
+    "budget_share": 0.01,
+    "min_top_k": 20,
+    # rank bands of the budget: the first severity_high share is "high",
+    # up to severity_medium "medium", the rest "low"
+    "severity_high": 0.1,
+    "severity_medium": 0.4,
+    "seed": 42,
+    # above this many accounts, models are fitted on a seeded sample and score all
+    "fit_sample": 200_000,
+    "iforest_trees": 200,
+    "hbos_bins": 20,
+    # features the models must not see (names from features.FeatureResult)
+    "exclude_features": [],
+    # how many features each reason names
+    "reason_features": 3,
+}
+
+MODELS = ("ecod", "copod", "hbos", "iforest")
+CODE = "outlier-ensemble"
+SCORE = "outlier_score"
+RANK = "outlier_rank"
+
+
+@dataclass
+class OutlierResult:
+    scores: pl.DataFrame
+    evidence: pl.DataFrame
+    features_used: list[str]
+    top_k: int
+
+
+def detect_outliers(
+    features: pl.DataFrame,
+    settings: dict | None = None,
+    descriptions: dict[str, str] | None = None,
+) -> OutlierResult:
+    """Score every account of ``features`` and turn the top-k budget into Evidence.
+
+    ``features`` is ``FeatureResult.frame``: ``S.ACCOUNT_ID`` plus numeric columns.
+    """
+    cfg = {**DEFAULTS, **(settings or {})}
+    _check_settings(cfg)
+    descriptions = descriptions or {}
+    ids = features.get_column(S.ACCOUNT_ID)
+    n = features.height
+    model_cols = [f"{m}_score" for m in cfg["models"]]
+    if n == 0:
+        empty = pl.DataFrame(
+            schema={S.ACCOUNT_ID: pl.String, SCORE: pl.Float64, RANK: pl.Int64}
+            | {c: pl.Float64 for c in model_cols}
+        )
+        return OutlierResult(empty, empty_evidence(), [], 0)
+
+    raw, names = _matrix(features, cfg["exclude_features"])
+    if not names or n < 3:
+        # Nothing varies (or too few accounts to compare): every account is ordinary.
+        scores = pl.DataFrame(
+            {S.ACCOUNT_ID: ids, SCORE: np.zeros(n), RANK: np.arange(1, n + 1)}
+            | {c: np.zeros(n) for c in model_cols}
+        )
+        return OutlierResult(scores, empty_evidence(), names, 0)
+
+    X = _scale(raw, names)
+    rng = np.random.default_rng(cfg["seed"])
+    fit_idx = (
+        np.sort(rng.choice(n, size=cfg["fit_sample"], replace=False))
+        if n > cfg["fit_sample"]
+        else np.arange(n)
+    )
+
+    per_model = {}
+    for model in cfg["models"]:
+        train, full = _run_model(model, X, fit_idx, cfg)
+        # standardise on the fitting set so models weigh alike
+        mu, sd = float(np.mean(train)), float(np.std(train))
+        per_model[f"{model}_score"] = (full - mu) / (sd if sd > 0 else 1.0)
+    stacked = np.column_stack(list(per_model.values()))
+    combined = stacked.max(axis=1) if cfg["combine"] == "max" else stacked.mean(axis=1)
+
+    # Rank: highest combined score first; ties broken by account id for determinism.
+    order = np.lexsort((ids.to_numpy(), -combined))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(1, n + 1)
+    scores = pl.DataFrame({S.ACCOUNT_ID: ids, SCORE: combined, RANK: rank} | per_model).sort(RANK)
+
+    top_k = _budget(cfg, n)
+    chosen = order[:top_k]
+    evidence = _evidence(
+        features, raw, X, names, fit_idx, chosen, rank, n, top_k, cfg, descriptions
+    )
+    return OutlierResult(scores, evidence, names, top_k)
+
+
+def _check_settings(cfg: dict) -> None:
+    unknown = [m for m in cfg["models"] if m not in MODELS]
+    if unknown or not cfg["models"]:
+        raise ParamsError(
+            f"unknown outlier model(s) {unknown}" if unknown else "no outlier models chosen",
+            hint=f"outliers.models is a list of: {', '.join(MODELS)}",
+        )
+    if cfg["combine"] not in ("average", "max"):
+        raise ParamsError(f"outliers.combine is {cfg['combine']!r}", hint="use 'average' or 'max'")
+    if cfg["top_k"] is not None and (not isinstance(cfg["top_k"], int) or cfg["top_k"] < 0):
+        raise ParamsError("outliers.top_k must be a whole number ≥ 0 or null")
+    if not 0 <= float(cfg["budget_share"]) <= 1:
+        raise ParamsError("outliers.budget_share must lie between 0 and 1")
+    if int(cfg["fit_sample"]) < 100:
+        raise ParamsError("outliers.fit_sample must be at least 100")
+
+
+def _budget(cfg: dict, n: int) -> int:
+    if cfg["top_k"] is not None:
+        return min(int(cfg["top_k"]), n)
+    return min(n, max(int(cfg["min_top_k"]), math.ceil(float(cfg["budget_share"]) * n)))
+
+
+def _matrix(features: pl.DataFrame, exclude) -> tuple[np.ndarray, list[str]]:
+    """Numeric feature columns that vary, as a float matrix (nulls kept as NaN)."""
+    names = []
+    for name, dtype in features.schema.items():
+        if name == S.ACCOUNT_ID or name in exclude or not dtype.is_numeric():
+            continue
+        col = features.get_column(name).cast(pl.Float64)
+        finite = col.filter(col.is_finite())
+        if finite.len() and finite.n_unique() > 1:
+            names.append(name)
+    if not names:
+        return np.empty((features.height, 0)), []
+    raw = (
+        features.select(pl.col(names).cast(pl.Float64))
+        .with_columns(pl.all().fill_nan(None))
+        .to_numpy()
+        .astype(np.float64)
+    )
+    raw[~np.isfinite(raw)] = np.nan
+    return raw, names
+
+
+def _scale(raw: np.ndarray, names: list[str]) -> np.ndarray:
+    """log1p on heavy-tailed non-negative columns, then median/IQR scaling; NaN → median."""
+    X = raw.copy()
+    for j in range(X.shape[1]):
+        col = X[:, j]
+        finite = col[np.isfinite(col)]
+        # counts, sums and durations: non-negative and reaching beyond shares' 0..1
+        if finite.size and finite.min() >= 0 and finite.max() > 1:
+            col = np.log1p(col)
+        med = np.nanmedian(col)
+        q75, q25 = np.nanpercentile(col, [75, 25])
+        spread = q75 - q25
+        if not spread > 0:
+            spread = np.nanstd(col)
+        if not spread > 0:
+            spread = 1.0
+        col = (col - med) / spread
+        col[~np.isfinite(col)] = 0.0
+        X[:, j] = col
+    return X
+
+
+def _run_model(model: str, X: np.ndarray, fit_idx: np.ndarray, cfg: dict):
+    """Fit one pyod model on X[fit_idx]; return (scores of the fit set, scores of all)."""
+    seed = int(cfg["seed"])
+    if model == "ecod":
+        from pyod.models.ecod import ECOD
+
+        det = ECOD()
+    elif model == "copod":
+        from pyod.models.copod import COPOD
+
+        det = COPOD()
+    elif model == "hbos":
+        from pyod.models.hbos import HBOS
+
+        det = HBOS(n_bins=int(cfg["hbos_bins"]))
+    else:
+        from pyod.models.iforest import IForest
+
+        det = IForest(n_estimators=int(cfg["iforest_trees"]), random_state=seed)
+    train = X[fit_idx]
+    det.fit(train)
+    fitted = np.asarray(det.decision_scores_, dtype=np.float64)
+    if fit_idx.size == X.shape[0]:
+        return fitted, fitted
+    if model in ("ecod", "copod"):
+        # pyod's ECOD/COPOD re-rank the fit set together with new rows; doing it
+        # against our own sorted sample is equivalent and needs far less memory.
+        full = _tail_scores(train, X, copula=(model == "copod")).sum(axis=1)
+        return _tail_scores(train, train, copula=(model == "copod")).sum(axis=1), full
+    full = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], 100_000):
+        stop = start + 100_000
+        full[start:stop] = det.decision_function(X[start:stop])
+    return fitted, full
+
+
+def _skew_sign(train: np.ndarray) -> np.ndarray:
+    centred = train - train.mean(axis=0)
+    m2 = (centred**2).mean(axis=0)
+    m3 = (centred**3).mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skew = np.where(m2 > 0, m3 / np.power(m2, 1.5), 0.0)
+    return np.sign(skew)
+
+
+def _tail_scores(train: np.ndarray, X: np.ndarray, copula: bool = False) -> np.ndarray:
+    """Per-feature ECOD tail scores of X against the empirical distribution of ``train``.
+
+    Left tail ``-log F(x)``, right tail ``-log (1 - F(x-))`` with F the ECDF of
+    ``train``; ECOD takes the larger of both tails and the skew-chosen one,
+    COPOD the skew-chosen one and the mean of both.
+    """
+    m = train.shape[0]
+    out = np.empty(X.shape, dtype=np.float64)
+    sign = _skew_sign(train)
+    for j in range(X.shape[1]):
+        ref = np.sort(train[:, j])
+        x = X[:, j]
+        left = np.searchsorted(ref, x, side="right") / m
+        right = (m - np.searchsorted(ref, x, side="left")) / m
+        u_l = -np.log(np.clip(left, 1.0 / (m + 1), 1.0))
+        u_r = -np.log(np.clip(right, 1.0 / (m + 1), 1.0))
+        skewed = u_l if sign[j] < 0 else u_r
+        if copula:
+            out[:, j] = np.maximum(skewed, (u_l + u_r) / 2)
+        else:
+            out[:, j] = np.maximum(np.maximum(u_l, u_r), skewed)
+    return out
+
+
+def _evidence(features, raw, X, names, fit_idx, chosen, rank, n, top_k, cfg, descriptions):
+    if top_k == 0:
+        return empty_evidence()
+    train = X[fit_idx]
+    tails = _tail_scores(train, X[chosen])
+    k_reason = max(1, int(cfg["reason_features"]))
+    # percentile of each chosen value among all accounts (raw values, NaN = unknown)
+    sorted_cols = [np.sort(raw[np.isfinite(raw[:, j]), j]) for j in range(raw.shape[1])]
+    ids = features.get_column(S.ACCOUNT_ID).to_list()
+    rows = []
+    for pos, i in enumerate(chosen):
+        r = int(rank[i])
+        top = np.argsort(-tails[pos], kind="stable")[:k_reason]
+        parts = []
+        for j in top:
+            value = raw[i, j]
+            label = descriptions.get(names[j], names[j])
+            if not np.isfinite(value):
+                continue
+            ref = sorted_cols[j]
+            below = np.searchsorted(ref, value, side="left") / max(ref.size, 1)
+            above = 1.0 - np.searchsorted(ref, value, side="right") / max(ref.size, 1)
+            where = (
+                f"higher than {below:.1%} of accounts"
+                if below >= above
+                else f"lower than {above:.1%} of accounts"
+            )
+            parts.append(f"{names[j]} = {_fmt(value)} ({label}; {where})")
+        share = (r - 1) / top_k
+        severity = (
+            "high"
+            if share < cfg["severity_high"]
+            else "medium"
+            if share < cfg["severity_medium"]
+            else "low"
+        )
+        rows.append(
+            {
+                S.EV_ACCOUNT: ids[i],
+                S.EV_DETECTOR: "outlier",
+                S.EV_CODE: CODE,
+                S.EV_SCORE: 1.0 - (r - 1) / top_k,
+                S.EV_SEVERITY: severity,
+                S.EV_REASON: f"unusual account profile, outlier rank {r:,} of {n:,}: "
+                + "; ".join(parts),
+            }
+        )
+    return evidence_frame(pl.DataFrame(rows))
+
+
+def _fmt(value: float) -> str:
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
