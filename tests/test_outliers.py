@@ -1,0 +1,120 @@
+import numpy as np
+import polars as pl
+import pytest
+
+from moneytrail import schema as S
+from moneytrail.errors import ParamsError
+from moneytrail.evidence import evidence_frame
+from moneytrail.outliers import DEFAULTS, RANK, SCORE, detect_outliers
+
+
+def accounts(n=600, seed=0, planted=("P0", "P1", "P2")):
+    """Ordinary accounts plus a few far out on value, flow-through and counterparties."""
+    rng = np.random.default_rng(seed)
+    frame = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: [f"A{i:04d}" for i in range(n)],
+            "in_count": rng.poisson(10, n).astype(float),
+            "in_total": rng.lognormal(7, 0.5, n),
+            "flow_through_24h": rng.beta(1, 8, n),
+            "in_counterparties": rng.poisson(3, n).astype(float),
+            "constant": np.ones(n),
+            "sometimes_missing": np.where(rng.random(n) < 0.3, np.nan, rng.normal(0, 1, n)),
+        }
+    )
+    odd = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: list(planted),
+            "in_count": [11.0] * len(planted),
+            "in_total": [50_000.0 + 1000 * i for i in range(len(planted))],
+            "flow_through_24h": [0.99] * len(planted),
+            "in_counterparties": [60.0 + i for i in range(len(planted))],
+            "constant": [1.0] * len(planted),
+            "sometimes_missing": [None] * len(planted),
+        }
+    )
+    return pl.concat([frame, odd])
+
+
+DESCRIPTIONS = {"flow_through_24h": "share of inflow sent on within 24 h"}
+
+
+def test_planted_outliers_rank_first_with_reasons_naming_their_features():
+    res = detect_outliers(accounts(), descriptions=DESCRIPTIONS)
+    top3 = res.scores.sort(RANK).head(3).get_column(S.ACCOUNT_ID).to_list()
+    assert sorted(top3) == ["P0", "P1", "P2"]
+    assert "constant" not in res.features_used
+    ev = res.evidence
+    assert ev.height == res.top_k == 20  # min_top_k beats 1 % of 603
+    assert set(ev[S.EV_DETECTOR]) == {"outlier"}
+    p0 = ev.filter(pl.col(S.EV_ACCOUNT) == "P0").row(0, named=True)
+    assert "in_counterparties = 60" in p0[S.EV_REASON]
+    assert "flow_through_24h = 0.99 (share of inflow sent on within 24 h" in p0[S.EV_REASON]
+    assert p0[S.EV_SEVERITY] in ("high", "medium")
+    assert ev.sort(S.EV_SCORE, descending=True)[S.EV_SEVERITY][0] == "high"
+
+
+def test_scores_cover_every_account_and_evidence_fits_the_schema():
+    feats = accounts()
+    res = detect_outliers(feats)
+    assert res.scores.height == feats.height
+    assert set(res.scores[S.ACCOUNT_ID]) == set(feats[S.ACCOUNT_ID])
+    for col in ("ecod_score", "copod_score", "hbos_score", "iforest_score", SCORE):
+        assert res.scores[col].is_finite().all()
+    assert sorted(res.scores[RANK]) == list(range(1, feats.height + 1))
+    assert evidence_frame(res.evidence).height == res.evidence.height
+    ev = res.evidence.join(res.scores, left_on=S.EV_ACCOUNT, right_on=S.ACCOUNT_ID)
+    # score 1 for rank 1, falling with rank; every evidence account inside the budget
+    assert ev.sort(RANK)[S.EV_SCORE].to_list() == sorted(ev[S.EV_SCORE], reverse=True)
+    assert ev[S.EV_SCORE].max() == 1.0 and ev[S.EV_SCORE].min() > 0
+    assert ev[RANK].max() == res.top_k
+    assert set(ev[S.EV_SEVERITY]) == {"high", "medium", "low"}
+
+
+def test_deterministic():
+    a = detect_outliers(accounts())
+    b = detect_outliers(accounts())
+    assert a.scores.equals(b.scores)
+    assert a.evidence.equals(b.evidence)
+
+
+def test_budget_settings_and_combination():
+    feats = accounts(n=3000)
+    assert detect_outliers(feats).top_k == 31  # 1 % rounded up
+    res = detect_outliers(feats, settings={"top_k": 5})
+    assert res.evidence.height == 5
+    res = detect_outliers(feats, settings={"combine": "max", "models": ["ecod", "iforest"]})
+    both = res.scores.select(pl.max_horizontal("ecod_score", "iforest_score"))
+    assert np.allclose(res.scores[SCORE].to_numpy(), both.to_series().to_numpy())
+    assert "copod_score" not in res.scores.columns
+
+
+def test_fit_on_a_sample_scores_everyone_and_agrees_with_a_full_fit():
+    feats = accounts(n=2000)
+    full = detect_outliers(feats)
+    sampled = detect_outliers(feats, settings={"fit_sample": 500})
+    assert sampled.scores.height == feats.height
+    top = sampled.scores.sort(RANK).head(3).get_column(S.ACCOUNT_ID).to_list()
+    assert sorted(top) == ["P0", "P1", "P2"]
+    joined = full.scores.join(sampled.scores, on=S.ACCOUNT_ID)
+    rho = np.corrcoef(joined[RANK].to_numpy(), joined[f"{RANK}_right"].to_numpy())[0, 1]
+    assert rho > 0.9
+
+
+def test_bad_settings_are_params_errors():
+    with pytest.raises(ParamsError):
+        detect_outliers(accounts(), settings={"models": ["lof"]})
+    with pytest.raises(ParamsError):
+        detect_outliers(accounts(), settings={"combine": "median"})
+    with pytest.raises(ParamsError):
+        detect_outliers(accounts(), settings={"top_k": -1})
+    assert set(DEFAULTS["models"]) == {"ecod", "copod", "hbos", "iforest"}
+
+
+def test_degenerate_inputs():
+    empty = accounts(n=0, planted=()).head(0)
+    res = detect_outliers(empty)
+    assert res.scores.height == 0 and res.evidence.height == 0
+    flat = pl.DataFrame({S.ACCOUNT_ID: ["A", "B", "C"], "x": [1.0, 1.0, 1.0]})
+    res = detect_outliers(flat)
+    assert res.scores.height == 3 and res.evidence.height == 0
