@@ -23,6 +23,16 @@ from moneytrail.evidence import concat_evidence, empty_evidence
 from moneytrail.graph._common import parse_window, prepare_edges, to_evidence
 from moneytrail.graph.cycles import detect_cycles
 from moneytrail.graph.fan import detect_fan
+from moneytrail.graph.flow import detect_chains, detect_funnels
+from moneytrail.graph.identifiers import detect_shared_identifiers
+from moneytrail.graph.layered import (
+    bipartite_blocks,
+    bipartite_evidence,
+    detect_gather_scatter,
+    detect_scatter_gather,
+    sparse_edges,
+    stack_evidence,
+)
 from moneytrail.graph.subgraph import neighbourhood
 
 PATTERN_CODES: tuple[str, ...] = (
@@ -54,6 +64,34 @@ DEFAULTS: dict[str, Any] = {
     "cycle_max_length": 6,
     "cycle_window": "30d",
     "cycle_max_amount_drift": 1.0,
+    # Layered flows share one window; accounts with more one-off partners than
+    # layer_max_partners (processors, payroll) are left out of these joins.
+    "layer_window": "30d",
+    "layer_max_partners": 200,
+    # scatter_gather: distinct intermediaries between one source and one sink.
+    "scatter_min_intermediaries": 3,
+    # gather_scatter: one-off payers and payees of the hub, each side.
+    "gather_min_each_side": 3,
+    # bipartite / stack: accounts per side, and the share of possible
+    # sender→receiver links that must exist.
+    "bipartite_min_side": 3,
+    "bipartite_min_density": 0.6,
+    # pass_through_chain: one-off hops, each within the delay of the one before.
+    "chain_min_hops": 3,
+    "chain_max_hops": 6,
+    "chain_max_hop_delay": "72h",
+    # funnel: within the window, this many deposits from this many distinct
+    # sources (payers, or cash in distinct cities), with at least this share of
+    # the money sent on to at most this many destinations.
+    "funnel_window": "7d",
+    "funnel_min_deposits": 5,
+    "funnel_min_sources": 3,
+    "funnel_max_destinations": 2,
+    "funnel_min_passed_share": 0.7,
+    # shared_identifiers: distinct holders sharing a value; a value shared by
+    # more accounts than this is a place (branch, shelter, NAT), not a link.
+    "shared_min_holders": 2,
+    "shared_max_accounts": 25,
 }
 
 
@@ -88,10 +126,13 @@ def detect_patterns(
             f"patterns.enabled names unknown pattern(s): {', '.join(sorted(unknown))}",
             hint=f"patterns are: {', '.join(PATTERN_CODES)}",
         )
-    edges, notices = prepare_edges(transactions)
+    full, edges, merchants, notices = prepare_edges(transactions)
     edges = edges.collect().lazy()  # every detector reads it; compute once
     max_pair = int(cfg["max_pair_txns"])
     frames: list[pl.DataFrame] = []
+
+    def add(code: str, instances: pl.DataFrame) -> None:
+        frames.append(to_evidence(instances, code, f"{code}-"))
 
     for code, direction in (("fan_in", "in"), ("fan_out", "out")):
         if code in enabled:
@@ -102,16 +143,83 @@ def detect_patterns(
                 min_counterparties=int(cfg["fan_min_counterparties"]),
                 max_pair_txns=max_pair,
             )
-            frames.append(to_evidence(inst.drop("hub", strict=False), code, f"{code}-"))
+            add(code, inst.drop("hub", strict=False))
     if "cycle" in enabled:
-        inst = detect_cycles(
-            edges,
-            window=parse_window(cfg["cycle_window"], "cycle_window"),
-            max_length=int(cfg["cycle_max_length"]),
-            max_pair_txns=max_pair,
-            max_amount_drift=float(cfg["cycle_max_amount_drift"]),
+        add(
+            "cycle",
+            detect_cycles(
+                edges,
+                window=parse_window(cfg["cycle_window"], "cycle_window"),
+                max_length=int(cfg["cycle_max_length"]),
+                max_pair_txns=max_pair,
+                max_amount_drift=float(cfg["cycle_max_amount_drift"]),
+            ),
         )
-        frames.append(to_evidence(inst, "cycle", "cycle-"))
+    layer_window = parse_window(cfg["layer_window"], "layer_window")
+    sparse = sparse_edges(edges, max_pair, int(cfg["layer_max_partners"])).collect().lazy()
+    if "scatter_gather" in enabled:
+        add(
+            "scatter_gather",
+            detect_scatter_gather(
+                sparse,
+                window=layer_window,
+                min_intermediaries=int(cfg["scatter_min_intermediaries"]),
+            ),
+        )
+    if "gather_scatter" in enabled:
+        add(
+            "gather_scatter",
+            detect_gather_scatter(
+                sparse, window=layer_window, min_each_side=int(cfg["gather_min_each_side"])
+            ),
+        )
+    if enabled & {"bipartite", "stack"}:
+        min_side = int(cfg["bipartite_min_side"])
+        blocks = bipartite_blocks(
+            sparse,
+            window=layer_window,
+            min_side=min_side,
+            min_density=float(cfg["bipartite_min_density"]),
+        )
+        if "bipartite" in enabled:
+            add("bipartite", bipartite_evidence(blocks, min_side))
+        if "stack" in enabled:
+            add("stack", stack_evidence(blocks, window=layer_window, min_side=min_side))
+    if "pass_through_chain" in enabled:
+        add(
+            "pass_through_chain",
+            detect_chains(
+                sparse.collect(),
+                max_hop_delay=parse_window(cfg["chain_max_hop_delay"], "chain_max_hop_delay"),
+                min_hops=int(cfg["chain_min_hops"]),
+                max_hops=int(cfg["chain_max_hops"]),
+            ),
+        )
+    if "funnel" in enabled:
+        add(
+            "funnel",
+            detect_funnels(
+                full,
+                window=parse_window(cfg["funnel_window"], "funnel_window"),
+                min_deposits=int(cfg["funnel_min_deposits"]),
+                min_sources=int(cfg["funnel_min_sources"]),
+                max_destinations=int(cfg["funnel_max_destinations"]),
+                min_passed_share=float(cfg["funnel_min_passed_share"]),
+                merchants=merchants,
+            ),
+        )
+    if "shared_identifiers" in enabled:
+        if accounts is None:
+            notices.append("patterns: shared_identifiers skipped: no accounts table given")
+        else:
+            inst, more = detect_shared_identifiers(
+                accounts,
+                full,
+                min_holders=int(cfg["shared_min_holders"]),
+                max_accounts=int(cfg["shared_max_accounts"]),
+            )
+            notices.extend(more)
+            add("shared_identifiers", inst)
 
     evidence = concat_evidence(frames)
     evidence = evidence.filter(pl.col(S.EV_ACCOUNT) != S.CASH_NODE)

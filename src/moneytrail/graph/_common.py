@@ -53,7 +53,9 @@ def severity_expr(score: pl.Expr) -> pl.Expr:
     return expr
 
 
-def prepare_edges(transactions: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str]]:
+def prepare_edges(
+    transactions: pl.LazyFrame,
+) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame, list[str]]:
     """Transfers between accounts: txn_id, timestamp, amount, from, to (+ channel).
 
     Drops self-transfers, rows touching the cash node, and payments to merchants
@@ -62,6 +64,8 @@ def prepare_edges(transactions: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str]]:
     two accounts exchanged in that direction over the whole export: one-off
     pairs are what mule networks look like, standing relationships (salary,
     rent, family) repeat.
+
+    Returns (transactions with txn_id, edges, merchants (column HUB), notices).
     """
     notices: list[str] = []
     names = transactions.collect_schema().names()
@@ -75,8 +79,10 @@ def prepare_edges(transactions: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str]]:
     if S.TXN_ID not in names:
         lf = lf.with_row_index(S.TXN_ID).with_columns(pl.col(S.TXN_ID).cast(pl.String))
         notices.append("patterns: no txn_id column; transactions are named by row number")
+    full = lf
     keep = [S.TXN_ID, S.TIMESTAMP, S.AMOUNT, S.FROM_ACCOUNT, S.TO_ACCOUNT]
     lf = lf.select(keep + ([S.CHANNEL] if S.CHANNEL in names else []))
+    merchants = pl.LazyFrame(schema={HUB: pl.String})
     lf = lf.filter(
         (pl.col(S.FROM_ACCOUNT) != pl.col(S.TO_ACCOUNT))
         & pl.col(S.FROM_ACCOUNT).is_not_null()
@@ -89,23 +95,21 @@ def prepare_edges(transactions: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str]]:
         # A merchant receives card payments and never anything else nor sends.
         non_merchants = pl.concat(
             [
-                lf.select(pl.col(S.FROM_ACCOUNT).alias(HUB)),
-                lf.filter(pl.col(S.CHANNEL) != "card").select(pl.col(S.TO_ACCOUNT).alias(HUB)),
+                full.select(pl.col(S.FROM_ACCOUNT).alias(HUB)),
+                full.filter(pl.col(S.CHANNEL).is_null() | (pl.col(S.CHANNEL) != "card")).select(
+                    pl.col(S.TO_ACCOUNT).alias(HUB)
+                ),
             ]
         ).unique()
+        merchants = (
+            full.select(pl.col(S.TO_ACCOUNT).alias(HUB))
+            .unique()
+            .join(non_merchants, on=HUB, how="anti")
+        )
         lf = lf.join(non_merchants, left_on=S.TO_ACCOUNT, right_on=HUB, how="semi")
         lf = lf.drop(S.CHANNEL)
     lf = lf.with_columns(pl.len().over(S.FROM_ACCOUNT, S.TO_ACCOUNT).alias(PAIR_N))
-    return lf, notices
-
-
-def account_degrees(edges: pl.LazyFrame) -> pl.LazyFrame:
-    """Distinct counterparties in and out of every account over the whole export."""
-    ins = edges.group_by(S.TO_ACCOUNT).agg(pl.col(S.FROM_ACCOUNT).n_unique().alias("deg_in"))
-    outs = edges.group_by(S.FROM_ACCOUNT).agg(pl.col(S.TO_ACCOUNT).n_unique().alias("deg_out"))
-    return ins.rename({S.TO_ACCOUNT: HUB}).join(
-        outs.rename({S.FROM_ACCOUNT: HUB}), on=HUB, how="full", coalesce=True
-    ).fill_null(0)
+    return full, lf, merchants, notices
 
 
 def to_evidence(instances: pl.DataFrame, code: str, prefix: str) -> pl.DataFrame:

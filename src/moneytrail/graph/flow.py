@@ -1,0 +1,277 @@
+"""Flow patterns: rapid pass-through chains and funnel accounts.
+
+- pass-through chain: money hops A → B → C → D through one-off transfers, each
+  hop soon after the one before (mules forwarding what they just received);
+- funnel: an account fed by many deposits (cash in several places, or many
+  different payers) whose money leaves soon after to one or two destinations
+  (FinCEN FIN-2020-A008 typology 3, FINTRAC 2016 P-8).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import networkx as nx
+import polars as pl
+
+from moneytrail import schema as S
+from moneytrail.graph._common import HUB, MEMBERS, ROLES, TOTAL, N
+
+_START = "start"
+_CUR = "cur"
+_TLAST = "t_last"
+_PATH = "path"
+_TXNS = "txns"
+_AMTS = "amounts"
+_T0 = "t0"
+_DELAYS = "delays"
+_BATCH_EDGES = 200_000
+
+
+def _chain_paths(
+    cand: pl.DataFrame, *, max_hop_delay: timedelta, min_hops: int, max_hops: int
+) -> pl.DataFrame:
+    """Time-respecting simple paths of ``min_hops``..``max_hops`` one-off hops."""
+    nxt = cand.lazy().select(
+        pl.col(S.FROM_ACCOUNT).alias(_CUR),
+        pl.col(S.TO_ACCOUNT).alias("_dst"),
+        pl.col(S.TIMESTAMP).alias("_ts"),
+        pl.col(S.AMOUNT).alias("_amt"),
+        pl.col(S.TXN_ID).alias("_txn"),
+    )
+    n_batches = max(1, -(-cand.height // _BATCH_EDGES))
+    found = []
+    for batch in range(n_batches):
+        frontier = (
+            cand.filter((pl.col(S.FROM_ACCOUNT).hash(seed=11) % n_batches) == batch)
+            .select(
+                pl.concat_list(S.FROM_ACCOUNT, S.TO_ACCOUNT).alias(_PATH),
+                pl.col(S.TO_ACCOUNT).alias(_CUR),
+                pl.col(S.TIMESTAMP).alias(_T0),
+                pl.col(S.TIMESTAMP).alias(_TLAST),
+                pl.concat_list(S.TXN_ID).alias(_TXNS),
+                pl.concat_list(S.AMOUNT).alias(_AMTS),
+                pl.lit([], pl.List(pl.Float64)).alias(_DELAYS),
+            )
+        )
+        for hop in range(2, max_hops + 1):
+            if frontier.height == 0:
+                break
+            frontier = (
+                frontier.lazy()
+                .join(nxt, on=_CUR)
+                .filter(
+                    (pl.col("_ts") >= pl.col(_TLAST))
+                    & (pl.col("_ts") - pl.col(_TLAST) <= max_hop_delay)
+                    & ~pl.col(_PATH).list.contains(pl.col("_dst"))
+                )
+                .select(
+                    pl.concat_list(_PATH, "_dst").alias(_PATH),
+                    pl.col("_dst").alias(_CUR),
+                    _T0,
+                    pl.col("_ts").alias(_TLAST),
+                    pl.concat_list(_TXNS, "_txn").alias(_TXNS),
+                    pl.concat_list(_AMTS, "_amt").alias(_AMTS),
+                    pl.concat_list(
+                        _DELAYS, ((pl.col("_ts") - pl.col(_TLAST)).dt.total_seconds() / 3600)
+                    ).alias(_DELAYS),
+                )
+                .collect()
+            )
+            if hop >= min_hops:
+                found.append(frontier.drop(_CUR))
+    return pl.concat(found) if found else pl.DataFrame()
+
+
+def detect_chains(
+    cand: pl.DataFrame, *, max_hop_delay: timedelta, min_hops: int, max_hops: int
+) -> pl.DataFrame:
+    paths = _chain_paths(cand, max_hop_delay=max_hop_delay, min_hops=min_hops, max_hops=max_hops)
+    if paths.height == 0:
+        return pl.DataFrame()
+    # How much of each amount the next hop carried on (1 = all of it, capped).
+    ratio = pl.element().shift(-1) / pl.element()
+    hop_ratios = pl.col(_AMTS).list.eval(
+        pl.min_horizontal(ratio, 1 / ratio).drop_nulls()
+    )
+    paths = paths.with_columns(
+        hop_ratios.list.mean().alias("_conserved"),
+        pl.col(_DELAYS).list.median().alias("_delay_h"),
+        (pl.col(_PATH).list.len() - 1).alias("_hops"),
+    )
+    delay_h = max_hop_delay.total_seconds() / 3600
+    paths = paths.with_columns(
+        (
+            0.35
+            + 0.2 * ((pl.col("_hops") - min_hops + 1) / (max_hops - min_hops + 1)).clip(0, 1)
+            + 0.2 * (1 - pl.col("_delay_h") / delay_h).clip(0, 1)
+            + 0.25 * pl.col("_conserved")
+        ).alias(S.EV_SCORE)
+    )
+    # Overlapping paths (sub-chains, branches) of one flow are one instance.
+    graph = nx.Graph()
+    for path in paths.get_column(_PATH).to_list():
+        nx.add_path(graph, path)
+    comp_of = {}
+    for i, comp in enumerate(sorted(sorted(c) for c in nx.connected_components(graph))):
+        for node in comp:
+            comp_of[node] = i
+    paths = paths.with_columns(
+        pl.col(_PATH).list.first().replace_strict(comp_of, return_dtype=pl.Int64).alias(HUB)
+    )
+    best = paths.sort([S.EV_SCORE, "_hops"], descending=True).unique(HUB, keep="first")
+    inst = (
+        paths.group_by(HUB)
+        .agg(
+            pl.col(_PATH).explode().unique().sort().alias(MEMBERS),
+            pl.col(_TXNS).explode().unique().sort().alias(S.EV_TXN_IDS),
+            pl.col(_T0).min().alias(S.EV_WINDOW_START),
+            pl.col(_TLAST).max().alias(S.EV_WINDOW_END),
+        )
+        .join(
+            best.select(
+                HUB, S.EV_SCORE, "_hops", "_conserved", "_delay_h",
+                pl.col(_PATH).alias("_best"), pl.col(_AMTS).list.first().alias(TOTAL),
+            ),
+            on=HUB,
+        )
+        .sort(HUB)
+    )
+    return inst.select(
+        MEMBERS,
+        pl.col(MEMBERS).list.eval(pl.lit("facilitator")).alias(ROLES),
+        S.EV_SCORE,
+        S.EV_WINDOW_START,
+        S.EV_WINDOW_END,
+        S.EV_TXN_IDS,
+        pl.format(
+            "money passed through {} accounts in {} one-off hops ({}), a median {} h "
+            "between hops, each hop carrying on {}% of the amount before it on average",
+            pl.col("_hops") + 1,
+            pl.col("_hops"),
+            pl.col("_best").list.join(" → "),
+            pl.col("_delay_h").round(0).cast(pl.Int64),
+            (pl.col("_conserved") * 100).round(0).cast(pl.Int64),
+        ).alias(S.EV_REASON),
+    )
+
+
+def detect_funnels(
+    transactions: pl.LazyFrame,
+    *,
+    window: timedelta,
+    min_deposits: int,
+    min_sources: int,
+    max_destinations: int,
+    min_passed_share: float,
+    merchants: pl.LazyFrame,
+) -> pl.DataFrame:
+    """Accounts fed by many deposits from many sources (payers, or cash in many
+    cities) that send most of it on within the window to at most a few places."""
+    names = transactions.collect_schema().names()
+    has_city = S.LOCATION_CITY in names
+    lf = transactions.select(
+        S.TXN_ID, S.TIMESTAMP, S.AMOUNT, S.FROM_ACCOUNT, S.TO_ACCOUNT,
+        (pl.col(S.LOCATION_CITY) if has_city else pl.lit(None, pl.String)).alias("_city"),
+    ).filter(pl.col(S.FROM_ACCOUNT) != pl.col(S.TO_ACCOUNT))
+    # A source is the payer, or for cash the place it was paid in (or the
+    # deposit itself when the export has no location).
+    inflow = lf.filter(pl.col(S.TO_ACCOUNT) != S.CASH_NODE).select(
+        pl.col(S.TO_ACCOUNT).alias(HUB),
+        S.TIMESTAMP,
+        S.AMOUNT,
+        S.TXN_ID,
+        pl.when(pl.col(S.FROM_ACCOUNT) == S.CASH_NODE)
+        .then(pl.format("cash@{}", pl.coalesce("_city", S.TXN_ID)))
+        .otherwise(pl.col(S.FROM_ACCOUNT))
+        .alias("_source"),
+        pl.lit(1, pl.Int8).alias("_dir"),
+    )
+    outflow = lf.filter(pl.col(S.FROM_ACCOUNT) != S.CASH_NODE).select(
+        pl.col(S.FROM_ACCOUNT).alias(HUB),
+        S.TIMESTAMP,
+        S.AMOUNT,
+        S.TXN_ID,
+        pl.col(S.TO_ACCOUNT).alias("_source"),
+        pl.lit(-1, pl.Int8).alias("_dir"),
+    )
+    flows = pl.concat([inflow, outflow]).join(merchants, left_on=HUB, right_on=HUB, how="anti")
+    # Cheap prefilter before the rolling window: enough deposits overall.
+    flows = flows.filter((pl.col("_dir") == 1).sum().over(HUB) >= min_deposits)
+    rolled = (
+        flows.sort(HUB, S.TIMESTAMP)
+        .rolling(index_column=S.TIMESTAMP, period=window, group_by=HUB)
+        .agg(
+            (pl.col("_dir") == 1).sum().alias("_n_in"),
+            pl.col("_source").filter(pl.col("_dir") == 1).n_unique().alias("_n_src"),
+            pl.col("_source").filter(pl.col("_dir") == -1).n_unique().alias("_n_dst"),
+            pl.col(S.AMOUNT).filter(pl.col("_dir") == 1).sum().alias("_in"),
+            pl.col(S.AMOUNT).filter(pl.col("_dir") == -1).sum().alias("_out"),
+        )
+    )
+    best = (
+        rolled.filter(
+            (pl.col("_n_in") >= min_deposits)
+            & (pl.col("_n_src") >= min_sources)
+            & (pl.col("_n_dst") >= 1)
+            & (pl.col("_n_dst") <= max_destinations)
+            & (pl.col("_out") >= min_passed_share * pl.col("_in"))
+        )
+        .with_columns((pl.col("_out") / pl.col("_in")).clip(0, 1).alias("_share"))
+        .sort([HUB, "_n_src", "_in"], descending=[False, True, True])
+        .unique(HUB, keep="first")
+        .collect()
+    )
+    if best.height == 0:
+        return pl.DataFrame()
+    in_window = (
+        flows.join(best.lazy().select(HUB, pl.col(S.TIMESTAMP).alias("_end")), on=HUB)
+        .filter(
+            (pl.col(S.TIMESTAMP) > pl.col("_end") - window)
+            & (pl.col(S.TIMESTAMP) <= pl.col("_end"))
+        )
+        .group_by(HUB)
+        .agg(
+            pl.col(S.TXN_ID).sort().alias(S.EV_TXN_IDS),
+            pl.col(S.TIMESTAMP).min().alias(S.EV_WINDOW_START),
+            pl.col(S.TIMESTAMP).max().alias(S.EV_WINDOW_END),
+            pl.col("_source")
+            .filter((pl.col("_dir") == -1) & (pl.col("_source") != S.CASH_NODE))
+            .unique()
+            .sort()
+            .alias("_dests"),
+            (pl.col("_source").filter(pl.col("_dir") == -1) == S.CASH_NODE)
+            .any()
+            .alias("_cash_out"),
+        )
+        .collect()
+    )
+    inst = best.join(in_window, on=HUB).sort(HUB)
+    score = (
+        0.4
+        + 0.25 * (1 - 0.5 ** (pl.col("_n_src") / min_sources))
+        + 0.2 * pl.col("_share")
+        + 0.15 * (1 - (pl.col("_n_dst") - 1) / max(1, max_destinations))
+    )
+    return inst.with_columns(pl.col("_n_in").alias(N)).select(
+        pl.concat_list(HUB, "_dests").alias(MEMBERS),
+        pl.concat_list(pl.lit("facilitator"), pl.col("_dests").list.eval(pl.lit("controller")))
+        .alias(ROLES),
+        score.alias(S.EV_SCORE),
+        S.EV_WINDOW_START,
+        S.EV_WINDOW_END,
+        S.EV_TXN_IDS,
+        pl.format(
+            "{} took {} deposits totalling {} from {} sources and sent {}% of it on to {} "
+            "destination(s){} within {} days",
+            pl.col(HUB),
+            pl.col("_n_in"),
+            pl.col("_in").round(2),
+            pl.col("_n_src"),
+            (pl.col("_share") * 100).round(0).cast(pl.Int64),
+            pl.col("_n_dst"),
+            pl.when(pl.col("_cash_out")).then(pl.lit(" (cash withdrawals among them)"))
+            .otherwise(pl.lit("")),
+            pl.lit(round(window.total_seconds() / 86400, 1)),
+        ).alias(S.EV_REASON),
+    )

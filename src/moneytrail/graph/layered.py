@@ -1,0 +1,397 @@
+"""Layered flows: scatter-gather, gather-scatter, bipartite and stack.
+
+- scatter-gather: one account sends to several intermediaries that each pass
+  money on to the same final account (the classic layering diamond);
+- gather-scatter: several accounts pay one hub, which pays several others
+  soon after (a collection point that redistributes);
+- bipartite: a group of senders that all pay the same group of receivers
+  with one-off transfers (a dense block with no standing relationships);
+- stack: bipartite blocks in layers, the receivers of one block being the
+  senders of the next.
+
+All are polars joins over one-off transfers; networkx only groups the few
+candidate sender pairs of bipartite blocks into components.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import networkx as nx
+import polars as pl
+
+from moneytrail import schema as S
+from moneytrail.graph._common import HUB, MEMBERS, PAIR_N, ROLES, SPOKE, TOTAL, N
+
+_K = "mid"
+_T1 = "t1"
+_T2 = "t2"
+_KIND = "kind"
+
+
+def sparse_edges(edges: pl.LazyFrame, max_pair_txns: int, max_degree: int) -> pl.LazyFrame:
+    """One-off transfers, without accounts that have more one-off partners than
+    ``max_degree`` (processors and payroll hubs would only blow up the joins)."""
+    sparse = edges.filter(pl.col(PAIR_N) <= max_pair_txns)
+    busy = (
+        pl.concat(
+            [
+                sparse.select(pl.col(S.FROM_ACCOUNT).alias(HUB)),
+                sparse.select(pl.col(S.TO_ACCOUNT).alias(HUB)),
+            ]
+        )
+        .group_by(HUB)
+        .agg(pl.len().alias(N))
+        .filter(pl.col(N) > max_degree)
+        .select(HUB)
+    )
+    return sparse.join(busy, left_on=S.FROM_ACCOUNT, right_on=HUB, how="anti").join(
+        busy, left_on=S.TO_ACCOUNT, right_on=HUB, how="anti"
+    )
+
+
+def _span_days() -> pl.Expr:
+    return (pl.col(S.EV_WINDOW_END) - pl.col(S.EV_WINDOW_START)).dt.total_seconds() / 86400
+
+
+def detect_scatter_gather(
+    sparse: pl.LazyFrame, *, window: timedelta, min_intermediaries: int
+) -> pl.DataFrame:
+    """source → ≥ m intermediaries → sink, each leg after the one before, within the window."""
+    legs1 = sparse.select(
+        pl.col(S.FROM_ACCOUNT).alias(HUB),
+        pl.col(S.TO_ACCOUNT).alias(_K),
+        pl.col(S.TIMESTAMP).alias(_T1),
+        pl.col(S.TXN_ID).alias("_x1"),
+        pl.col(S.AMOUNT).alias("_a1"),
+    )
+    legs2 = sparse.select(
+        pl.col(S.FROM_ACCOUNT).alias(_K),
+        pl.col(S.TO_ACCOUNT).alias(SPOKE),
+        pl.col(S.TIMESTAMP).alias(_T2),
+        pl.col(S.TXN_ID).alias("_x2"),
+    )
+    # Prefilter: only intermediaries with one-off in and out can carry a diamond.
+    paths = (
+        legs1.join(legs2, on=_K)
+        .filter(
+            (pl.col(HUB) != pl.col(SPOKE))
+            & (pl.col(_T2) >= pl.col(_T1))
+            & (pl.col(_T2) - pl.col(_T1) <= window)
+        )
+        .filter(pl.col(_K).n_unique().over(HUB, SPOKE) >= min_intermediaries)
+        .collect()
+    )
+    if paths.height == 0:
+        return pl.DataFrame()
+    inst = (
+        paths.group_by(HUB, SPOKE)
+        .agg(
+            pl.col(_K).unique().sort().alias("_mids"),
+            pl.concat_list("_x1", "_x2").explode().unique().sort().alias(S.EV_TXN_IDS),
+            pl.col(_T1).min().alias(S.EV_WINDOW_START),
+            pl.col(_T2).max().alias(S.EV_WINDOW_END),
+            pl.col("_a1").sum().alias(TOTAL),
+        )
+        .with_columns(pl.col("_mids").list.len().alias(N))
+        .filter(_span_days() <= 2 * window.total_seconds() / 86400)
+        .sort(HUB, SPOKE)
+    )
+    window_days = window.total_seconds() / 86400
+    score = (
+        0.5
+        + 0.3 * (1 - 0.5 ** (pl.col(N) - min_intermediaries + 1))
+        + 0.2 * (1 - (_span_days() / (2 * window_days)).clip(0, 1))
+    )
+    return inst.select(
+        pl.concat_list(pl.col(HUB), pl.col("_mids"), pl.col(SPOKE)).alias(MEMBERS),
+        pl.concat_list(
+            pl.lit("controller"),
+            pl.col("_mids").list.eval(pl.lit("facilitator")),
+            pl.lit("collector"),
+        ).alias(ROLES),
+        score.alias(S.EV_SCORE),
+        S.EV_WINDOW_START,
+        S.EV_WINDOW_END,
+        S.EV_TXN_IDS,
+        pl.format(
+            "{} sent {} to {} intermediaries who each passed money on to {} within {} days",
+            pl.col(HUB),
+            pl.col(TOTAL).round(2),
+            pl.col(N),
+            pl.col(SPOKE),
+            (_span_days().round(0) + 1).cast(pl.Int64),
+        ).alias(S.EV_REASON),
+    )
+
+
+def detect_gather_scatter(
+    sparse: pl.LazyFrame, *, window: timedelta, min_each_side: int
+) -> pl.DataFrame:
+    """A hub with ≥ m one-off payers and ≥ m one-off payees in one window, paying after."""
+    ins = sparse.group_by(S.TO_ACCOUNT, S.FROM_ACCOUNT).agg(pl.col(S.TIMESTAMP).min())
+    outs = sparse.group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT).agg(pl.col(S.TIMESTAMP).min())
+    events = pl.concat(
+        [
+            ins.select(
+                pl.col(S.TO_ACCOUNT).alias(HUB),
+                pl.col(S.FROM_ACCOUNT).alias(SPOKE),
+                S.TIMESTAMP,
+                pl.lit(1, pl.Int8).alias(_KIND),
+            ),
+            outs.select(
+                pl.col(S.FROM_ACCOUNT).alias(HUB),
+                pl.col(S.TO_ACCOUNT).alias(SPOKE),
+                S.TIMESTAMP,
+                pl.lit(-1, pl.Int8).alias(_KIND),
+            ),
+        ]
+    )
+    events = events.filter(
+        ((pl.col(_KIND) == 1).sum().over(HUB) >= min_each_side)
+        & ((pl.col(_KIND) == -1).sum().over(HUB) >= min_each_side)
+    )
+    rolled = (
+        events.sort(HUB, S.TIMESTAMP)
+        .rolling(index_column=S.TIMESTAMP, period=window, group_by=HUB)
+        .agg(
+            (pl.col(_KIND) == 1).sum().alias("_nin"),
+            (pl.col(_KIND) == -1).sum().alias("_nout"),
+            # payouts should follow the collection: the first payer comes first
+            (pl.col(_KIND).first() == 1).alias("_in_first"),
+        )
+    )
+    best = (
+        rolled.filter(
+            (pl.col("_nin") >= min_each_side)
+            & (pl.col("_nout") >= min_each_side)
+            & pl.col("_in_first")
+        )
+        .with_columns(pl.min_horizontal("_nin", "_nout").alias(N))
+        .sort([HUB, N, S.TIMESTAMP], descending=[False, True, False])
+        .unique(HUB, keep="first")
+        .select(HUB, pl.col(S.TIMESTAMP).alias("_end"))
+    )
+    members = events.join(best, on=HUB).filter(
+        (pl.col(S.TIMESTAMP) > pl.col("_end") - window) & (pl.col(S.TIMESTAMP) <= pl.col("_end"))
+    )
+    txn_in = sparse.join(
+        members.filter(pl.col(_KIND) == 1).select(
+            pl.col(HUB).alias(S.TO_ACCOUNT), pl.col(SPOKE).alias(S.FROM_ACCOUNT), "_end"
+        ),
+        on=[S.TO_ACCOUNT, S.FROM_ACCOUNT],
+    ).select(pl.col(S.TO_ACCOUNT).alias(HUB), S.TXN_ID, S.TIMESTAMP, S.AMOUNT, "_end",
+             pl.lit(1, pl.Int8).alias(_KIND))
+    txn_out = sparse.join(
+        members.filter(pl.col(_KIND) == -1).select(
+            pl.col(HUB).alias(S.FROM_ACCOUNT), pl.col(SPOKE).alias(S.TO_ACCOUNT), "_end"
+        ),
+        on=[S.FROM_ACCOUNT, S.TO_ACCOUNT],
+    ).select(pl.col(S.FROM_ACCOUNT).alias(HUB), S.TXN_ID, S.TIMESTAMP, S.AMOUNT, "_end",
+             pl.lit(-1, pl.Int8).alias(_KIND))
+    txns = (
+        pl.concat([txn_in, txn_out])
+        .filter(
+            (pl.col(S.TIMESTAMP) > pl.col("_end") - window)
+            & (pl.col(S.TIMESTAMP) <= pl.col("_end"))
+        )
+        .group_by(HUB)
+        .agg(
+            pl.col(S.TXN_ID).sort().alias(S.EV_TXN_IDS),
+            pl.col(S.TIMESTAMP).min().alias(S.EV_WINDOW_START),
+            pl.col(S.TIMESTAMP).max().alias(S.EV_WINDOW_END),
+            pl.col(S.AMOUNT).filter(pl.col(_KIND) == 1).sum().alias("_in_total"),
+            pl.col(S.AMOUNT).filter(pl.col(_KIND) == -1).sum().alias("_out_total"),
+        )
+    )
+    sides = members.group_by(HUB).agg(
+        pl.col(SPOKE).filter(pl.col(_KIND) == 1).unique().sort().alias("_payers"),
+        pl.col(SPOKE).filter(pl.col(_KIND) == -1).unique().sort().alias("_payees"),
+    )
+    inst = sides.join(txns, on=HUB).sort(HUB).collect()
+    if inst.height == 0:
+        return pl.DataFrame()
+    n_in, n_out = pl.col("_payers").list.len(), pl.col("_payees").list.len()
+    passed = (pl.col("_out_total") / pl.col("_in_total")).clip(0, 1)
+    score = (
+        0.45
+        + 0.25 * (1 - 0.5 ** (pl.min_horizontal(n_in, n_out) - min_each_side + 1))
+        + 0.3 * passed
+    )
+    return inst.select(
+        pl.concat_list(pl.col(HUB), "_payers", "_payees").alias(MEMBERS),
+        pl.concat_list(
+            pl.lit("collector"),
+            pl.col("_payers").list.eval(pl.lit("facilitator")),
+            pl.col("_payees").list.eval(pl.lit("facilitator")),
+        ).alias(ROLES),
+        score.alias(S.EV_SCORE),
+        S.EV_WINDOW_START,
+        S.EV_WINDOW_END,
+        S.EV_TXN_IDS,
+        pl.format(
+            "{} collected {} from {} one-off payers and paid {} to {} one-off payees "
+            "within {} days",
+            pl.col(HUB),
+            pl.col("_in_total").round(2),
+            n_in,
+            pl.col("_out_total").round(2),
+            n_out,
+            (_span_days().round(0) + 1).cast(pl.Int64),
+        ).alias(S.EV_REASON),
+    )
+
+
+def bipartite_blocks(
+    sparse: pl.LazyFrame, *, window: timedelta, min_side: int, min_density: float
+) -> pl.DataFrame:
+    """Dense blocks of senders × receivers linked only by one-off transfers.
+
+    Sender pairs that pay at least ``min_side`` common receivers within the
+    window are joined into components; each component with its common
+    receivers is a block if both sides have ``min_side`` accounts and at least
+    ``min_density`` of the possible sender→receiver links exist.
+    """
+    e = sparse.select(S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP).unique(
+        [S.FROM_ACCOUNT, S.TO_ACCOUNT]
+    )
+    e = e.filter(pl.len().over(S.TO_ACCOUNT) >= min_side)
+    co = (
+        e.join(e, on=S.TO_ACCOUNT, suffix="_2")
+        .filter(
+            (pl.col(S.FROM_ACCOUNT) < pl.col(f"{S.FROM_ACCOUNT}_2"))
+            & ((pl.col(S.TIMESTAMP) - pl.col(f"{S.TIMESTAMP}_2")).abs() <= window)
+        )
+        .group_by(S.FROM_ACCOUNT, f"{S.FROM_ACCOUNT}_2")
+        .agg(pl.col(S.TO_ACCOUNT).alias("_common"))
+        .filter(pl.col("_common").list.len() >= min_side)
+        .collect()
+    )
+    if co.height == 0:
+        return pl.DataFrame()
+    graph = nx.Graph()
+    graph.add_edges_from(co.select(S.FROM_ACCOUNT, f"{S.FROM_ACCOUNT}_2").iter_rows())
+    comps = sorted(sorted(c) for c in nx.connected_components(graph))
+    senders = pl.DataFrame(
+        {
+            HUB: [f"{i}" for i, c in enumerate(comps) for _ in c],
+            S.FROM_ACCOUNT: [a for c in comps for a in c],
+        }
+    )
+    receivers = (
+        co.join(senders, on=S.FROM_ACCOUNT)
+        .explode("_common")
+        .group_by(HUB, "_common")
+        .agg(pl.len())
+        .select(HUB, pl.col("_common").alias(S.TO_ACCOUNT))
+    )
+    links = (
+        sparse.collect()
+        .join(senders, on=S.FROM_ACCOUNT)
+        .join(receivers, on=[HUB, S.TO_ACCOUNT])
+    )
+    blocks = (
+        links.group_by(HUB)
+        .agg(
+            pl.col(S.FROM_ACCOUNT).unique().sort().alias("_senders"),
+            pl.col(S.TO_ACCOUNT).unique().sort().alias("_receivers"),
+            pl.struct(S.FROM_ACCOUNT, S.TO_ACCOUNT).n_unique().alias("_links"),
+            pl.col(S.TXN_ID).sort().alias(S.EV_TXN_IDS),
+            pl.col(S.TIMESTAMP).min().alias(S.EV_WINDOW_START),
+            pl.col(S.TIMESTAMP).max().alias(S.EV_WINDOW_END),
+            pl.col(S.AMOUNT).sum().alias(TOTAL),
+        )
+        .with_columns(
+            (
+                pl.col("_links")
+                / (pl.col("_senders").list.len() * pl.col("_receivers").list.len())
+            ).alias("_density")
+        )
+        .filter(
+            (pl.col("_senders").list.len() >= min_side)
+            & (pl.col("_receivers").list.len() >= min_side)
+            & (pl.col("_density") >= min_density)
+            # an account on both sides is a cycle or a chain, not a block
+            & (pl.col("_senders").list.set_intersection("_receivers").list.len() == 0)
+        )
+        .sort(S.EV_WINDOW_START, HUB)
+    )
+    return blocks
+
+
+def bipartite_evidence(blocks: pl.DataFrame, min_side: int) -> pl.DataFrame:
+    if blocks.height == 0:
+        return pl.DataFrame()
+    n_s, n_r = pl.col("_senders").list.len(), pl.col("_receivers").list.len()
+    score = (
+        0.4
+        + 0.3 * (1 - 0.5 ** (pl.min_horizontal(n_s, n_r) - min_side + 1))
+        + 0.3 * pl.col("_density")
+    )
+    return blocks.select(
+        pl.concat_list("_senders", "_receivers").alias(MEMBERS),
+        pl.concat_list(
+            pl.col("_senders").list.eval(pl.lit("launderer")),
+            pl.col("_receivers").list.eval(pl.lit("facilitator")),
+        ).alias(ROLES),
+        score.alias(S.EV_SCORE),
+        S.EV_WINDOW_START,
+        S.EV_WINDOW_END,
+        S.EV_TXN_IDS,
+        pl.format(
+            "{} senders paid {} receivers through {} one-off links ({}% of all pairs), "
+            "{} in total within {} days",
+            n_s,
+            n_r,
+            pl.col("_links"),
+            (pl.col("_density") * 100).round(0).cast(pl.Int64),
+            pl.col(TOTAL).round(2),
+            (_span_days().round(0) + 1).cast(pl.Int64),
+        ).alias(S.EV_REASON),
+    )
+
+
+def stack_evidence(blocks: pl.DataFrame, *, window: timedelta, min_side: int) -> pl.DataFrame:
+    """Chains of bipartite blocks: block B's senders are (mostly) block A's receivers."""
+    if blocks.height < 2:
+        return pl.DataFrame()
+    b = blocks.select(HUB, "_senders", "_receivers", S.EV_WINDOW_START, S.EV_WINDOW_END,
+                      S.EV_TXN_IDS, TOTAL)
+    pairs = (
+        b.join(b, how="cross", suffix="_b")
+        .filter(
+            (pl.col(HUB) != pl.col(f"{HUB}_b"))
+            & (
+                pl.col("_receivers").list.set_intersection(pl.col("_senders_b")).list.len()
+                >= min_side
+            )
+            & (pl.col(f"{S.EV_WINDOW_START}_b") >= pl.col(S.EV_WINDOW_START))
+            & (pl.col(f"{S.EV_WINDOW_START}_b") - pl.col(S.EV_WINDOW_END) <= window)
+        )
+    )
+    if pairs.height == 0:
+        return pl.DataFrame()
+    graph = nx.Graph()
+    graph.add_edges_from(pairs.select(HUB, f"{HUB}_b").iter_rows())
+    rows = []
+    by_id = {r[HUB]: r for r in b.iter_rows(named=True)}
+    for comp in sorted(sorted(c) for c in nx.connected_components(graph)):
+        layers = sorted((by_id[h] for h in comp), key=lambda r: r[S.EV_WINDOW_START])
+        first_senders = set(layers[0]["_senders"])
+        accounts = sorted({a for r in layers for a in r["_senders"] + r["_receivers"]})
+        rows.append(
+            {
+                MEMBERS: accounts,
+                ROLES: ["launderer" if a in first_senders else "facilitator" for a in accounts],
+                S.EV_SCORE: min(1.0, 0.6 + 0.1 * len(layers)),
+                S.EV_WINDOW_START: min(r[S.EV_WINDOW_START] for r in layers),
+                S.EV_WINDOW_END: max(r[S.EV_WINDOW_END] for r in layers),
+                S.EV_TXN_IDS: sorted({t for r in layers for t in r[S.EV_TXN_IDS]}),
+                S.EV_REASON: (
+                    f"{len(layers) + 1} layers of accounts ({len(accounts)} in all) passed "
+                    f"{sum(r[TOTAL] for r in layers):,.2f} from layer to layer through "
+                    "dense one-off transfers"
+                ),
+            }
+        )
+    return pl.DataFrame(rows)
