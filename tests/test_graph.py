@@ -125,3 +125,136 @@ def test_neighbourhood_edges_carry_counts_and_totals():
     assert g.edges["A", "B"]["total"] == 25.0
     assert sorted(g.edges["A", "B"]["txn_ids"]) == ["t0", "t1"]
     assert g.nodes["A"]["hop"] == 0 and g.nodes["C"]["hop"] == 2
+
+
+def members(evidence: pl.DataFrame, code: str) -> set[str]:
+    return set(evidence.filter(pl.col(S.EV_CODE) == code)[S.EV_ACCOUNT])
+
+
+def test_scatter_gather_diamond():
+    rows = background()
+    for i in range(4):
+        rows += [("SRC", f"M{i}", 900, i), (f"M{i}", "SINK", 880, 30 + i)]
+    ev = detect_patterns(frame(rows)).evidence
+    assert members(ev, "scatter_gather") == {"SRC", "SINK", "M0", "M1", "M2", "M3"}
+    sg = ev.filter(pl.col(S.EV_CODE) == "scatter_gather")
+    roles = dict(zip(sg[S.EV_ACCOUNT], sg[S.EV_ROLE], strict=True))
+    assert roles["SINK"] == "collector" and roles["M0"] == "facilitator"
+    assert sg[S.EV_TXN_IDS][0].len() == 8
+
+
+def test_scatter_gather_needs_legs_in_time_order():
+    rows = background()
+    for i in range(4):  # money "arrives" at the sink before it left the source
+        rows += [("SRC", f"M{i}", 900, 100 + i), (f"M{i}", "SINK", 880, i)]
+    ev = detect_patterns(frame(rows)).evidence
+    assert "scatter_gather" not in set(ev[S.EV_CODE])
+
+
+def test_gather_scatter_hub():
+    rows = background()
+    rows += [(f"P{i}", "HUB", 500, i) for i in range(3)]
+    rows += [("HUB", f"Q{i}", 480, 24 + i) for i in range(3)]
+    ev = detect_patterns(frame(rows)).evidence
+    got = ev.filter(pl.col(S.EV_CODE) == "gather_scatter")
+    assert set(got[S.EV_ACCOUNT]) == {"HUB", "P0", "P1", "P2", "Q0", "Q1", "Q2"}
+    assert got.filter(pl.col(S.EV_ACCOUNT) == "HUB")[S.EV_ROLE][0] == "collector"
+    # paying out first and collecting afterwards is not a gather-scatter
+    rows = background()
+    rows += [("HUB", f"Q{i}", 480, i) for i in range(3)]
+    rows += [(f"P{i}", "HUB", 500, 240 + i) for i in range(3)]
+    ev = detect_patterns(frame(rows)).evidence
+    assert "gather_scatter" not in set(ev[S.EV_CODE])
+
+
+def test_bipartite_block_and_stack_of_two_blocks():
+    rows = background()
+    rows += [(f"A{i}", f"B{j}", 700, i + j) for i in range(3) for j in range(3)]
+    ev = detect_patterns(frame(rows)).evidence
+    assert members(ev, "bipartite") == {f"A{i}" for i in range(3)} | {f"B{j}" for j in range(3)}
+    assert "stack" not in set(ev[S.EV_CODE])
+    rows += [(f"B{i}", f"C{j}", 650, 48 + i + j) for i in range(3) for j in range(3)]
+    ev = detect_patterns(frame(rows)).evidence
+    layers = {f"{x}{i}" for x in "ABC" for i in range(3)}
+    assert members(ev, "stack") == layers
+    assert ev.filter(pl.col(S.EV_CODE) == "bipartite")[S.EV_INSTANCE].n_unique() == 2
+
+
+def test_pass_through_chain_needs_rapid_hops():
+    hops = [("X0", "X1", 5000, 0), ("X1", "X2", 4900, 5), ("X2", "X3", 4850, 20),
+            ("X3", "X4", 4800, 30)]
+    ev = detect_patterns(frame(background() + hops)).evidence
+    chain = ev.filter(pl.col(S.EV_CODE) == "pass_through_chain")
+    assert set(chain[S.EV_ACCOUNT]) == {f"X{i}" for i in range(5)}
+    assert chain[S.EV_INSTANCE].n_unique() == 1
+    assert "4 one-off hops" in chain[S.EV_REASON][0]
+    slow = [("X0", "X1", 5000, 0), ("X1", "X2", 4900, 24 * 10), ("X2", "X3", 4850, 24 * 20),
+            ("X3", "X4", 4800, 24 * 30)]
+    ev = detect_patterns(frame(background() + slow)).evidence
+    assert "pass_through_chain" not in set(ev[S.EV_CODE])
+
+
+def _with_channel_and_city(rows: list[tuple], channels: list[str], cities: list) -> pl.LazyFrame:
+    return frame(rows).with_columns(
+        pl.Series(S.CHANNEL, channels, dtype=S.CHANNEL_DTYPE),
+        pl.Series(S.LOCATION_CITY, cities, dtype=pl.String),
+    )
+
+
+def test_funnel_cash_in_many_cities_out_to_one_account():
+    cities = ["Dallas", "Houston", "Austin", "El Paso", "Tulsa", "Waco"]
+    rows = [(S.CASH_NODE, "FUN", 2000, 6 * i) for i in range(6)] + [("FUN", "BOSS", 11000, 40)]
+    lf = _with_channel_and_city(rows, ["cash"] * 6 + ["wire"], cities + [None])
+    ev = detect_patterns(lf).evidence
+    fun = ev.filter(pl.col(S.EV_CODE) == "funnel")
+    roles = dict(zip(fun[S.EV_ACCOUNT], fun[S.EV_ROLE], strict=True))
+    assert roles == {"FUN": "facilitator", "BOSS": "controller"}
+    assert "6 deposits" in fun[S.EV_REASON][0]
+    # the same deposits all in one branch, kept in the account: no funnel
+    rows = [(S.CASH_NODE, "SHOPKEEPER", 2000, 6 * i) for i in range(6)]
+    lf = _with_channel_and_city(rows, ["cash"] * 6, ["Dallas"] * 6)
+    assert "funnel" not in set(detect_patterns(lf).evidence[S.EV_CODE])
+
+
+def test_shared_identifier_cluster_roles_follow_the_money():
+    accounts = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["V1", "V2", "V3", "CTL", "OTHER"],
+            S.HOLDER_ID: ["h1", "h2", "h3", "h4", "h5"],
+            S.PHONE: ["+1 555-0101", "+1 5550101", "+1 (555) 0101", None, "+1 555 0199"],
+            S.DEVICE_ID: [None, None, "dev-9", "dev-9", "dev-1"],
+        }
+    )
+    rows = [("V1", "CTL", 800, 1), ("V2", "CTL", 700, 2), ("V3", "CTL", 750, 3)]
+    ev = detect_patterns(frame(rows), accounts=accounts).evidence
+    sh = ev.filter(pl.col(S.EV_CODE) == "shared_identifiers")
+    roles = dict(zip(sh[S.EV_ACCOUNT], sh[S.EV_ROLE], strict=True))
+    assert roles == {"V1": "victim", "V2": "victim", "V3": "victim", "CTL": "controller"}
+    assert sh[S.EV_INSTANCE].n_unique() == 1
+    assert sorted(sh[S.EV_TXN_IDS][0].to_list()) == ["t0", "t1", "t2"]
+
+
+def test_shared_identifiers_of_one_holder_are_not_a_cluster():
+    accounts = pl.DataFrame(
+        {S.ACCOUNT_ID: ["A1", "A2"], S.HOLDER_ID: ["h1", "h1"], S.EMAIL: ["a@x.io", "A@X.io"]}
+    )
+    res = detect_patterns(frame(background()), accounts=accounts)
+    assert "shared_identifiers" not in set(res.evidence[S.EV_CODE])
+
+
+def test_missing_accounts_table_gives_a_notice_not_an_error():
+    res = detect_patterns(frame(background()))
+    assert any("shared_identifiers" in n for n in res.notices)
+
+
+def test_missing_required_column_is_an_input_error():
+    from moneytrail.errors import InputError
+
+    with pytest.raises(InputError):
+        detect_patterns(frame(background()).drop(S.AMOUNT))
+
+
+def test_empty_input_gives_empty_evidence():
+    res = detect_patterns(frame([]))
+    assert res.evidence.height == 0
+    assert res.evidence.schema == pl.Schema(S.EVIDENCE_SCHEMA)

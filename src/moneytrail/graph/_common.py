@@ -79,6 +79,12 @@ def prepare_edges(
     if S.TXN_ID not in names:
         lf = lf.with_row_index(S.TXN_ID).with_columns(pl.col(S.TXN_ID).cast(pl.String))
         notices.append("patterns: no txn_id column; transactions are named by row number")
+    # Account ids may arrive as integers (AMLSim) or all-null columns: detectors
+    # join them with each other and with the accounts table, so make them text.
+    lf = lf.with_columns(
+        pl.col(S.TXN_ID, S.FROM_ACCOUNT, S.TO_ACCOUNT).cast(pl.String),
+        pl.col(S.AMOUNT).cast(pl.Float64),
+    )
     full = lf
     keep = [S.TXN_ID, S.TIMESTAMP, S.AMOUNT, S.FROM_ACCOUNT, S.TO_ACCOUNT]
     lf = lf.select(keep + ([S.CHANNEL] if S.CHANNEL in names else []))
