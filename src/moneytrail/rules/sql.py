@@ -1,0 +1,184 @@
+"""Text handling of rule logic: params into SQL, sequence prefixes, windows, reasons.
+
+Params go into SQL by value (numbers as numbers, strings quoted), never as
+raw text, so a param can never change the shape of a predicate.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from moneytrail.errors import RuleError
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Stray braces left after substitution mean a malformed placeholder (`{ x }`, `{1}`).
+_BRACE = re.compile(r"[{}]")
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_SEQUENCE_REF = re.compile(r"\b(first|then)\.([A-Za-z_][A-Za-z0-9_]*)\b", re.IGNORECASE)
+WINDOW_TEXT = re.compile(r"^([1-9][0-9]*)(m|h|d|w)$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_UNIT_WORDS = {"m": "minute", "h": "hour", "d": "day", "w": "week"}
+
+
+def _outside_literals(sql: str, change: Callable[[str], str]) -> str:
+    """Apply ``change`` to the parts of ``sql`` that are not string literals."""
+    parts, pos = [], 0
+    for literal in _STRING_LITERAL.finditer(sql):
+        parts.append(change(sql[pos : literal.start()]))
+        parts.append(literal.group(0))
+        pos = literal.end()
+    parts.append(change(sql[pos:]))
+    return "".join(parts)
+
+
+def placeholders(sql: str) -> set[str]:
+    """The ``{name}`` params a SQL text uses (outside string literals)."""
+    found: set[str] = set()
+
+    def collect(segment: str) -> str:
+        found.update(PLACEHOLDER.findall(segment))
+        return segment
+
+    _outside_literals(sql, collect)
+    return found
+
+
+def sql_literal(value: Any, *, name: str = "?") -> str:
+    """A param value as SQL text: numbers as is, strings quoted, lists as tuples."""
+    if isinstance(value, bool) or value is None:
+        raise RuleError(
+            f"param {name!r} is {value!r}; a param is a number, a string or a list of those"
+        )
+    if isinstance(value, int | float | Decimal):
+        if isinstance(value, float) and value != value:  # NaN never compares true: refuse it
+            raise RuleError(f"param {name!r} is NaN")
+        return repr(float(value)) if isinstance(value, Decimal) else repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, list | tuple):
+        if not value:
+            raise RuleError(f"param {name!r} is an empty list; SQL `IN ()` is not valid")
+        items = []
+        for item in value:
+            if isinstance(item, list | tuple):
+                raise RuleError(f"param {name!r} has a nested list; only flat lists are allowed")
+            items.append(sql_literal(item, name=name))
+        return "(" + ", ".join(items) + ")"
+    raise RuleError(
+        f"param {name!r} is a {type(value).__name__}; a param is a number, a string or a list"
+    )
+
+
+def substitute(sql: str, values: dict[str, Any]) -> str:
+    """Put param values into a SQL text; an undeclared ``{name}`` is a RuleError."""
+
+    def fill(segment: str) -> str:
+        def one(match: re.Match) -> str:
+            name = match.group(1)
+            if name not in values:
+                raise RuleError(f"param {{{name}}} is used but not declared in params")
+            return sql_literal(values[name], name=name)
+
+        filled = PLACEHOLDER.sub(one, segment)
+        if _BRACE.search(filled):
+            raise RuleError(
+                f"stray brace in SQL {sql!r}", hint="params are written {name}, e.g. {threshold}"
+            )
+        return filled
+
+    return _outside_literals(sql, fill)
+
+
+def sequence_columns(sql: str) -> str:
+    """``first.col`` / ``then.col`` in a sequence ``match`` → ``first_col`` / ``then_col``."""
+    return _outside_literals(
+        sql, lambda seg: _SEQUENCE_REF.sub(lambda m: f"{m.group(1).lower()}_{m.group(2)}", seg)
+    )
+
+
+def parse_window(text: str) -> timedelta:
+    match = WINDOW_TEXT.match(text or "")
+    if not match:
+        raise RuleError(f"window {text!r} is not a number and a unit", hint="e.g. 90m, 24h, 7d, 2w")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def window_words(text: str | None) -> str:
+    """``7d`` → ``7 days``; no window → ``whole period``."""
+    if not text:
+        return "whole period"
+    match = WINDOW_TEXT.match(text)
+    if not match:
+        return text
+    count, unit = int(match.group(1)), _UNIT_WORDS[match.group(2)]
+    return f"{count} {unit}{'s' if count != 1 else ''}"
+
+
+def polars_duration(text: str) -> str:
+    """Our window text in polars' duration language (the same letters mean the same)."""
+    parse_window(text)
+    return text
+
+
+# --------------------------------------------------------------------------
+# Reason templates
+# --------------------------------------------------------------------------
+def template_fields(template: str) -> list[tuple[str, str]]:
+    """The (name, format spec) fields of a reason template; a RuleError if any is not plain."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise RuleError(f"reason template is malformed: {exc}") from None
+    fields = []
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise RuleError(
+                f"reason field {{{name}}} is not a plain name",
+                hint="only {name} or {name:format} fields are allowed",
+            )
+        if conversion is not None:
+            raise RuleError(f"reason field {{{name}!{conversion}}}: conversions are not allowed")
+        if spec and ("{" in spec or "}" in spec):
+            raise RuleError(f"reason field {{{name}:{spec}}}: nested fields are not allowed")
+        fields.append((name, spec or ""))
+    return fields
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.replace(microsecond=0).isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return ", ".join(str(_display(v)) for v in value)
+    return value
+
+
+def fill_reason(template: str, values: dict[str, Any]) -> str:
+    """Fill a checked template; nulls print as ``?``. A spec that does not fit raises RuleError."""
+    out = []
+    for literal, name, spec, _conversion in string.Formatter().parse(template):
+        out.append(literal)
+        if name is None:
+            continue
+        value = values.get(name)
+        if value is None:
+            out.append("?")
+            continue
+        value = _display(value)
+        try:
+            out.append(format(value, spec or ""))
+        except (ValueError, TypeError) as exc:
+            raise RuleError(
+                f"reason field {{{name}:{spec}}} cannot format {value!r}: {exc}"
+            ) from None
+    return "".join(out)
