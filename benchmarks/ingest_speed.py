@@ -1,0 +1,88 @@
+"""Ingest speed against a bare ``polars.read_csv`` of the same canonical CSV.
+
+    python benchmarks/ingest_speed.py [--rows 5000000] [--repeat 2]
+
+Writes a canonical CSV once (numpy, cached in benchmarks/.data/), then times
+``polars.read_csv`` (types inferred, no date parsing) and
+``moneytrail.ingest.ingest`` (all validation, quarantine and provenance) and
+prints both and their ratio. The target is a ratio of about 2 or less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from moneytrail import schema as S
+from moneytrail.ingest import ingest
+
+DATA_DIR = Path(__file__).parent / ".data"
+
+
+def make_csv(rows: int, path: Path, seed: int = 7) -> None:
+    rng = np.random.default_rng(seed)
+    n_accounts = max(rows // 20, 10)
+    start = np.datetime64("2024-01-01T00:00:00", "s")
+    seconds = np.sort(rng.integers(0, 365 * 86400, rows))
+    frame = pl.DataFrame(
+        {
+            S.TXN_ID: np.char.add("T", np.arange(rows).astype(str)),
+            S.TIMESTAMP: (start + seconds.astype("timedelta64[s]")),
+            S.AMOUNT: np.round(rng.lognormal(4.0, 1.2, rows) + 0.01, 2),
+            S.CURRENCY: rng.choice(["USD", "EUR", "GBP"], rows, p=[0.8, 0.15, 0.05]),
+            S.FROM_ACCOUNT: np.char.add("A", rng.integers(0, n_accounts, rows).astype(str)),
+            S.TO_ACCOUNT: np.char.add("A", rng.integers(0, n_accounts, rows).astype(str)),
+            S.CHANNEL: rng.choice(["card", "ach", "wire", "cash", "p2p"], rows),
+            S.MCC: rng.choice([5411, 5812, 7011, 4829, 6011], rows),
+            S.IS_LAUNDERING: rng.random(rows) < 0.01,
+        }
+    ).with_columns(pl.col(S.TIMESTAMP).dt.strftime("%Y-%m-%d %H:%M:%S"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(path)
+
+
+def best_of(repeat: int, call) -> float:
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    path = DATA_DIR / f"canonical_{args.rows}.csv"
+    if not path.exists():
+        print(f"writing {path} ...")
+        make_csv(args.rows, path)
+    size_mb = path.stat().st_size / 1e6
+    bare = best_of(args.repeat, lambda: pl.read_csv(path))
+    result = None
+
+    def run():
+        nonlocal result
+        result = ingest([path])
+
+    ingest_time = best_of(args.repeat, run)
+    counts = result.files[0]
+    print(f"file: {path.name}, {args.rows:,} rows, {size_mb:,.0f} MB")
+    print(f"polars.read_csv:  {bare:6.2f} s")
+    print(
+        f"moneytrail ingest: {ingest_time:6.2f} s  (accepted {counts.accepted:,}, "
+        f"quarantined {counts.quarantined:,}, profile {result.profile})"
+    )
+    print(f"ratio: {ingest_time / bare:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,483 @@
+"""Validation: turn one raw export frame into canonical columns plus a reason.
+
+For each canonical column the profile maps, three lazy stages are built:
+the raw text (stripped, empty = null), the converted value, and the checks
+that quarantine a row (first failing check wins, in a fixed order). The
+result is one LazyFrame with the canonical columns, provenance and the
+quarantine columns REASON/QCOLUMN/QVALUE (null for an accepted row).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from moneytrail import schema as S
+from moneytrail.errors import InputError
+from moneytrail.ingest.currencies import VOCABULARIES
+from moneytrail.ingest.profiles import ColumnSpec, Profile, TableSpec, resolve_column
+from moneytrail.ingest.readers import EXTRA, ROW, Source
+
+REASON = "__mt_reason"
+QCOLUMN = "__mt_column"
+QVALUE = "__mt_value"
+_RAW = "__mt_raw_"
+_VAL = "__mt_val_"
+
+# Timestamps are local time where the money moved, so an explicit offset is
+# dropped rather than converted (converting would move night-time rows).
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+DEFAULT_DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+)
+DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+SAMPLE_ROWS = 2000
+_TRUE = ("true", "t", "1", "yes", "y", "1.0")
+_FALSE = ("false", "f", "0", "no", "n", "0.0")
+_INT_RANGES = {S.MCC: (0, 9999), S.AGE: (0, 150)}
+# order in which checks quarantine a row: the first failure is reported
+_CHECK_ORDER = (
+    S.TIMESTAMP,
+    S.AMOUNT,
+    S.FROM_ACCOUNT,
+    S.TO_ACCOUNT,
+    S.ACCOUNT_ID,
+    S.CURRENCY,
+    S.CHANNEL,
+)
+
+
+@dataclass
+class Check:
+    failed: pl.Expr
+    reason: str
+    column: str
+    value: pl.Expr
+
+
+def raw_name(target: str) -> str:
+    return _RAW + target
+
+
+def val_name(target: str) -> str:
+    return _VAL + target
+
+
+def file_label(path: str) -> str:
+    """The stem of an export file (``a/b/2024-01.csv.gz`` -> ``2024-01``)."""
+    name = Path(path).name
+    for suffix in (".gz",):
+        name = name.removesuffix(suffix)
+    return Path(name).stem or name
+
+
+@dataclass
+class Compiled:
+    frame: pl.LazyFrame  # canonical columns + provenance + REASON/QCOLUMN/QVALUE
+    notices: list[str]
+
+
+def compile_source(
+    src: Source,
+    raw: pl.LazyFrame,
+    profile: Profile,
+    table: str,
+    txn_label: str,
+) -> Compiled:
+    """Canonical frame of one export under one profile's table spec."""
+    spec: TableSpec = getattr(profile, table)
+    target_schema = S.TRANSACTION_SCHEMA if table == "transactions" else S.ACCOUNT_SCHEMA
+    required = (
+        S.REQUIRED_TRANSACTION_COLUMNS if table == "transactions" else S.REQUIRED_ACCOUNT_COLUMNS
+    )
+    raw_schema = raw.collect_schema()
+    header = [c for c in raw_schema if c not in (ROW, EXTRA)]
+    notices: list[str] = []
+
+    # ---- resolve the profile's columns against this header
+    resolved: dict[str, ColumnSpec] = {}
+    names: dict[str, list[str]] = {}
+    missing_required: list[str] = []
+    for target, col in spec.columns.items():
+        found = [resolve_column(header, alts) for alts in col.sources]
+        if all(found):
+            resolved[target] = col
+            names[target] = found  # type: ignore[assignment]
+        elif target in required or col.required:
+            missing_required.append(
+                f"{target} (from {' + '.join(' or '.join(a) for a in col.sources)})"
+            )
+    statement = spec.statement
+    st_names: dict[str, str] = {}
+    if statement is not None:
+        for key in ("debit", "credit", "account", "counterparty", "description"):
+            st_spec = getattr(statement, key)
+            if st_spec is None:
+                continue
+            hit = resolve_column(header, st_spec.sources[0])
+            if hit is not None:
+                st_names[key] = hit
+            elif key in ("debit", "credit"):
+                missing_required.append(f"{key} (from {' or '.join(st_spec.sources[0])})")
+    if missing_required:
+        raise InputError(
+            f"profile {profile.name!r} needs column(s) missing from the header: "
+            f"{'; '.join(missing_required)}. Columns found: {', '.join(header) or '(none)'}",
+            file=src.path,
+            hint="pick the profile that fits this export with --profile "
+            "(see `moneytrail profiles`), or write a profile file for it",
+        )
+
+    # ---- stage 1: raw values (text stripped, empty -> null; typed kept typed)
+    sample_exprs = {}
+    for target, col in resolved.items():
+        sample_exprs[raw_name(target)] = _raw_expr(col, names[target], raw_schema)
+    st_raw = {key: _text(pl.col(name), raw_schema[name]) for key, name in st_names.items()}
+    for key, expr in st_raw.items():
+        sample_exprs[raw_name("st_" + key)] = expr
+    staged = raw.with_columns(**sample_exprs)
+
+    # Formats are tried only if they fit the first rows: each failing format
+    # costs a full parse of the column at millions of rows.
+    date_targets = [
+        t
+        for t, c in resolved.items()
+        if isinstance(target_schema[t], (pl.Datetime, pl.Date))
+        and not c.is_constant
+        and c.step is None
+    ]
+    sample = (
+        staged.select([raw_name(t) for t in date_targets]).head(SAMPLE_ROWS).collect()
+        if date_targets
+        else None
+    )
+
+    # ---- stage 2: converted values and their checks
+    values: dict[str, pl.Expr] = {}
+    checks: dict[str, list[Check]] = {}
+    for target, col in resolved.items():
+        r = pl.col(raw_name(target))
+        label = _label(col, names[target], profile)
+        dtype = target_schema[target]
+        raw_dtype = staged.collect_schema()[raw_name(target)]
+        value_text = r.cast(pl.String)
+        fmt_sample = sample[raw_name(target)] if target in date_targets else None
+        value, target_checks = _convert(
+            target, col, r, raw_dtype, dtype, label, value_text, fmt_sample
+        )
+        is_required = target in required or col.required
+        if is_required:
+            reason = (
+                "missing account"
+                if target in (S.FROM_ACCOUNT, S.TO_ACCOUNT)
+                else (f"missing {target}")
+            )
+            target_checks.insert(0, Check(r.is_null(), reason, label, pl.lit(None, pl.String)))
+        values[target] = value
+        checks[target] = target_checks
+
+    if statement is not None:
+        _statement(statement, st_names, src, profile, values, checks)
+
+    staged = staged.with_columns(**{val_name(t): v for t, v in values.items()})
+
+    # ---- stage 3: the first failing check names the row's reason
+    ordered: list[Check] = []
+    if src.kind == "csv":
+        ordered.append(
+            Check(pl.col(EXTRA).is_not_null(), "too many fields", "(line)", pl.col(EXTRA))
+        )
+        ordered.append(
+            Check(
+                pl.all_horizontal([pl.col(c).is_null() for c in header]),
+                "empty row",
+                "(line)",
+                pl.lit(None, pl.String),
+            )
+        )
+    for target in _CHECK_ORDER:
+        ordered.extend(checks.pop(target, []))
+    for target_checks in checks.values():
+        ordered.extend(target_checks)
+
+    reason = column = value = None
+    for check in ordered:
+        cond = check.failed.fill_null(False)
+        if reason is None:
+            reason = pl.when(cond).then(pl.lit(check.reason))
+            column = pl.when(cond).then(pl.lit(check.column))
+            value = pl.when(cond).then(check.value)
+        else:
+            reason = reason.when(cond).then(pl.lit(check.reason))
+            column = column.when(cond).then(pl.lit(check.column))
+            value = value.when(cond).then(check.value)
+    if reason is None:
+        reason_exprs = [pl.lit(None, pl.String).alias(n) for n in (REASON, QCOLUMN, QVALUE)]
+    else:
+        reason_exprs = [
+            reason.otherwise(pl.lit(None, pl.String)).alias(REASON),
+            column.otherwise(pl.lit(None, pl.String)).alias(QCOLUMN),
+            value.otherwise(pl.lit(None, pl.String)).cast(pl.String).alias(QVALUE),
+        ]
+
+    out = []
+    for target, dtype in target_schema.items():
+        expr = pl.col(val_name(target)) if target in values else pl.lit(None)
+        if table == "transactions" and target == S.TXN_ID:
+            derived = pl.lit(f"{txn_label}:") + pl.col(ROW).cast(pl.String)
+            expr = pl.coalesce(expr.cast(pl.String), derived) if target in values else derived
+        out.append(expr.cast(dtype).alias(target))
+    if table == "transactions":  # provenance columns are part of TRANSACTION_SCHEMA
+        out[list(target_schema).index(S.SOURCE_FILE)] = pl.lit(src.path).alias(S.SOURCE_FILE)
+        out[list(target_schema).index(S.SOURCE_ROW)] = pl.col(ROW).alias(S.SOURCE_ROW)
+    else:
+        out += [pl.lit(src.path).alias(S.Q_FILE), pl.col(ROW).alias(S.Q_ROW)]
+    frame = staged.select(*out, *reason_exprs)
+    return Compiled(frame, notices)
+
+
+# --------------------------------------------------------------------------
+# stage helpers
+# --------------------------------------------------------------------------
+def _label(col: ColumnSpec, found: list[str], profile: Profile) -> str:
+    if col.is_constant:
+        return f"(profile {profile.name})"
+    return "+".join(found)
+
+
+def _text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Text of a source column: stripped, empty -> null."""
+    if dtype != pl.String:
+        expr = expr.cast(pl.String)
+    stripped = expr.str.strip_chars()
+    return pl.when(stripped.str.len_bytes() > 0).then(stripped)
+
+
+def _raw_expr(col: ColumnSpec, found: list[str], raw_schema) -> pl.Expr:
+    if col.is_constant:
+        return pl.lit(None if col.value is None else str(col.value), pl.String)
+    if col.template is not None:
+        parts = []
+        refs = iter(found)
+        for part in col.template:
+            if isinstance(part, tuple):
+                name = next(refs)
+                parts.append(_text(pl.col(name), raw_schema[name]))
+            else:
+                parts.append(pl.lit(part))
+        # a missing part makes the whole value missing (a bank without account is no node)
+        return pl.concat_str(parts)
+    name = found[0]
+    dtype = raw_schema[name]
+    if dtype == pl.String or col.mapping is not None:
+        return _text(pl.col(name), dtype)
+    return pl.col(name)  # typed source (Parquet, NDJSON): converted directly
+
+
+def _apply_map(col: ColumnSpec, r: pl.Expr) -> pl.Expr:
+    if col.mapping is None:
+        return r
+    keys = list(col.mapping)
+    vals = list(col.mapping.values())
+    fallback = r if col.default is None else pl.lit(col.default)
+    return r.str.to_lowercase().replace_strict(keys, vals, default=fallback, return_dtype=pl.String)
+
+
+def _convert(target, col, r, raw_dtype, dtype, label, value_text, fmt_sample):
+    """(value expression, checks) for one canonical column."""
+    checks: list[Check] = []
+    is_text = raw_dtype == pl.String
+
+    def unparseable(value: pl.Expr, what: str | None = None) -> Check:
+        return Check(
+            r.is_not_null() & value.is_null(), f"unparseable {what or target}", label, value_text
+        )
+
+    if isinstance(dtype, (pl.Datetime, pl.Date)):
+        value = _parse_datetime(col, r, raw_dtype, dtype, fmt_sample)
+        checks.append(unparseable(value))
+        return value, checks
+
+    if dtype == pl.Float64:
+        if is_text:
+            text = r
+            if col.thousands:
+                text = text.str.replace_all(col.thousands, "", literal=True)
+            if col.decimal and col.decimal != ".":
+                text = text.str.replace_all(col.decimal, ".", literal=True)
+            value = text.cast(pl.Float64, strict=False)
+        else:
+            value = r.cast(pl.Float64, strict=False)
+        value = pl.when(value.is_finite()).then(value)
+        checks.append(unparseable(value))
+        if target == S.AMOUNT:
+            checks.append(Check(value <= 0, "amount not positive", label, value_text))
+        return value, checks
+
+    if dtype in (pl.Int32, pl.Int64):
+        whole = r.cast(pl.Float64, strict=False)
+        lo, hi = _INT_RANGES.get(target, (-math.inf, math.inf))
+        ok = (whole == whole.round(0)) & whole.is_between(lo, hi)
+        value = pl.when(ok).then(whole).cast(dtype)
+        checks.append(unparseable(value))
+        return value, checks
+
+    if dtype == pl.Boolean:
+        if is_text:
+            text = _apply_map(col, r).str.to_lowercase()
+            value = pl.when(text.is_in(_TRUE)).then(True).when(text.is_in(_FALSE)).then(False)
+        elif raw_dtype == pl.Boolean:
+            value = r
+        else:
+            num = r.cast(pl.Float64, strict=False)
+            value = pl.when(num == 1).then(True).when(num == 0).then(False)
+        checks.append(unparseable(value))
+        return value, checks
+
+    # text columns (strings and the channel enum)
+    value = _apply_map(col, r if is_text else r.cast(pl.String))
+    if target == S.CHANNEL:
+        value = value.str.to_lowercase()
+        known = value.is_in(list(S.CHANNELS))
+        checks.append(Check(value.is_not_null() & ~known, "unknown channel", label, value_text))
+        return pl.when(known).then(value), checks
+    if target == S.HOLDER_TYPE:
+        value = value.str.to_lowercase()
+        known = value.is_in(list(S.HOLDER_TYPES))
+        checks.append(Check(value.is_not_null() & ~known, "unknown holder_type", label, value_text))
+        return pl.when(known).then(value), checks
+    if col.vocabulary is not None:
+        value = value.str.to_uppercase()
+        vocab = sorted(VOCABULARIES[col.vocabulary])
+        what = "currency" if target == S.CURRENCY else target
+        checks.append(
+            Check(value.is_not_null() & ~value.is_in(vocab), f"unknown {what}", label, value_text)
+        )
+    return value, checks
+
+
+def _parse_datetime(col, r, raw_dtype, dtype, fmt_sample):
+    time_unit_dtype = pl.Datetime("us")
+    if col.step is not None:
+        start, unit = col.step
+        steps = r.cast(pl.Float64, strict=False)
+        steps = pl.when(steps.is_finite() & (steps == steps.round(0))).then(steps).cast(pl.Int64)
+        durations = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+        value = pl.lit(start).cast(time_unit_dtype) + pl.duration(**{durations[unit]: steps})
+        return value.cast(dtype)
+    if isinstance(raw_dtype, pl.Datetime):
+        value = r.dt.replace_time_zone(None) if raw_dtype.time_zone else r
+        return value.cast(dtype)
+    if raw_dtype == pl.Date:
+        return r.cast(dtype)
+    text = r if raw_dtype == pl.String else r.cast(pl.String)
+    candidates = col.formats or (
+        DEFAULT_DATE_FORMATS if dtype == pl.Date else DEFAULT_DATETIME_FORMATS
+    )
+    strip_offset = False
+    if fmt_sample is not None:
+        sample = fmt_sample.cast(pl.String).drop_nulls()
+        if len(sample):
+            strip_offset = bool(sample.str.contains(_OFFSET).any())
+            if strip_offset:
+                sample = sample.str.replace(_OFFSET, "")
+            fitting = [
+                f
+                for f in candidates
+                if sample.str.to_datetime(f, strict=False, time_unit="us").null_count()
+                < len(sample)
+            ]
+            candidates = fitting or candidates
+    if strip_offset:
+        text = text.str.replace(_OFFSET, "")
+    parsed = [text.str.to_datetime(f, strict=False, time_unit="us") for f in candidates]
+    value = parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
+    return value.cast(dtype)
+
+
+def _statement(st, st_names, src: Source, profile: Profile, values, checks) -> None:
+    """From/to/amount of an account-centric statement row."""
+
+    def raw(key):
+        return pl.col(raw_name("st_" + key)) if key in st_names else pl.lit(None, pl.String)
+
+    def amount(key):
+        spec = getattr(st, key)
+        text = raw(key).str.replace_all(r"[^0-9,.\-]", "")
+        if spec.thousands:
+            text = text.str.replace_all(spec.thousands, "", literal=True)
+        if spec.decimal and spec.decimal != ".":
+            text = text.str.replace_all(spec.decimal, ".", literal=True)
+        return text.cast(pl.Float64, strict=False).abs()
+
+    debit, credit = amount("debit"), amount("credit")
+    debit_label, credit_label = st_names["debit"], st_names["credit"]
+    out = debit.fill_null(0) > 0
+    into = credit.fill_null(0) > 0
+    value = pl.when(out).then(debit).otherwise(credit)
+
+    # the statement's own account: its column, else the profile's id, else the file name
+    own = raw("account") if "account" in st_names else pl.lit(st.account_id or file_label(src.path))
+    description = raw("description")
+    counterparty = pl.coalesce(raw("counterparty"), description)
+    if st.cash_pattern:
+        is_cash = description.str.contains(st.cash_pattern).fill_null(False)
+        counterparty = pl.when(is_cash).then(pl.lit(S.CASH_NODE)).otherwise(counterparty)
+        channel = values.get(S.CHANNEL)
+        values[S.CHANNEL] = (
+            pl.when(is_cash)
+            .then(pl.lit("cash"))
+            .otherwise(channel if channel is not None else pl.lit(None, pl.String))
+        )
+    values[S.AMOUNT] = value
+    values[S.FROM_ACCOUNT] = pl.when(out).then(own).otherwise(counterparty)
+    values[S.TO_ACCOUNT] = pl.when(out).then(counterparty).otherwise(own)
+
+    both = debit_label + "+" + credit_label
+    checks[S.AMOUNT] = [
+        Check(
+            raw("debit").is_not_null() & debit.is_null(),
+            "unparseable amount",
+            debit_label,
+            raw("debit"),
+        ),
+        Check(
+            raw("credit").is_not_null() & credit.is_null(),
+            "unparseable amount",
+            credit_label,
+            raw("credit"),
+        ),
+        Check(
+            out & into,
+            "both debit and credit",
+            both,
+            pl.concat_str([raw("debit"), raw("credit")], separator=" / "),
+        ),
+        Check(
+            raw("debit").is_null() & raw("credit").is_null(),
+            "missing amount",
+            both,
+            pl.lit(None, pl.String),
+        ),
+        Check(~out & ~into, "amount not positive", both, pl.coalesce(raw("debit"), raw("credit"))),
+    ]
+    own_label = st_names.get("account", f"(profile {profile.name})")
+    cp_label = "+".join(st_names[k] for k in ("counterparty", "description") if k in st_names)
+    checks[S.FROM_ACCOUNT] = [
+        Check(own.is_null(), "missing account", own_label, pl.lit(None, pl.String)),
+        Check(
+            counterparty.is_null(),
+            "missing account",
+            cp_label or "(counterparty)",
+            pl.lit(None, pl.String),
+        ),
+    ]

@@ -1,0 +1,297 @@
+"""ingest(): exports in, one validated canonical table (+ quarantine) out."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from moneytrail import schema as S
+from moneytrail.errors import InputError
+from moneytrail.ingest.convert import QCOLUMN, QVALUE, REASON, compile_source, file_label
+from moneytrail.ingest.profiles import Profile, detect_profile, load_profile
+from moneytrail.ingest.readers import Source, open_source, scan_source
+
+# Inputs smaller than this finish before a progress display would help.
+PROGRESS_MIN_BYTES = 20_000_000
+
+
+@dataclass(frozen=True)
+class FileCount:
+    """Rows of one input file; rows_read == accepted + quarantined always."""
+
+    path: str
+    rows_read: int
+    accepted: int
+    quarantined: int
+    kind: str = "transactions"  # or "accounts"
+
+
+@dataclass
+class IngestResult:
+    transactions: pl.DataFrame
+    accounts: pl.DataFrame | None
+    quarantine: pl.DataFrame
+    files: list[FileCount]
+    profile: str
+    detected: bool = False
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.quarantined for f in self.files)
+
+    def write(
+        self,
+        out_parquet: str | Path,
+        quarantine_csv: str | Path | None = None,
+        accounts_parquet: str | Path | None = None,
+    ) -> None:
+        """Write the canonical table (and the quarantine / accounts when asked)."""
+        _write(lambda p: self.transactions.write_parquet(p), out_parquet)
+        if quarantine_csv is not None:
+            _write(lambda p: self.quarantine.write_csv(p), quarantine_csv)
+        if accounts_parquet is not None and self.accounts is not None:
+            _write(lambda p: self.accounts.write_parquet(p), accounts_parquet)
+
+
+def _write(call, path: str | Path) -> None:
+    p = Path(path)
+    try:
+        if p.parent and not p.parent.exists():
+            p.parent.mkdir(parents=True)
+        call(p)
+    except OSError as exc:
+        raise InputError(f"cannot write output: {exc.strerror or exc}", file=str(path)) from None
+
+
+def _as_profile(profile: str | Path | Profile | None) -> Profile | None:
+    if profile is None or isinstance(profile, Profile):
+        return profile
+    return load_profile(profile)
+
+
+def _no_profile_error(src: Source, table: str) -> InputError:
+    what = "transactions" if table == "transactions" else "accounts table"
+    return InputError(
+        f"no built-in profile recognises this {what}. "
+        f"Columns found: {', '.join(src.header) or '(none)'}",
+        file=src.path,
+        hint="pass --profile NAME (see `moneytrail profiles`) or --profile your_profile.yaml",
+    )
+
+
+def _unique_labels(paths: Sequence[str]) -> list[str]:
+    """File stems for derived txn ids, made unique when two inputs share a stem."""
+    labels, seen = [], {}
+    for path in paths:
+        stem = file_label(path)
+        seen[stem] = seen.get(stem, 0) + 1
+        labels.append(stem if seen[stem] == 1 else f"{stem}#{seen[stem]}")
+    return labels
+
+
+def _collect(frames: list[pl.LazyFrame], compiled, sources: list[Source]) -> list[pl.DataFrame]:
+    try:
+        return pl.collect_all(frames)
+    except (pl.exceptions.PolarsError, OSError) as first:
+        # Find the file at fault so the message can name it.
+        for src, comp in zip(sources, compiled, strict=True):
+            try:
+                comp.frame.collect()
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                raise InputError(
+                    f"cannot read the file: {_first_line(exc)}",
+                    file=src.path,
+                    hint="check the file is a complete, well-formed export",
+                ) from None
+        raise InputError(f"cannot read the input: {_first_line(first)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _status(progress: bool, paths: Sequence[str], what: str):
+    if not progress:
+        return contextlib.nullcontext()
+    size = 0
+    for p in paths:
+        with contextlib.suppress(OSError):
+            size += Path(p).stat().st_size
+    if size < PROGRESS_MIN_BYTES:
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(
+        f"{what} {len(paths)} file(s), {size / 1e6:,.0f} MB ...", spinner="dots"
+    )
+
+
+def _quarantine_view(frame: pl.LazyFrame, file_col: str, row_col: str) -> pl.LazyFrame:
+    return frame.filter(pl.col(REASON).is_not_null()).select(
+        pl.col(file_col).cast(pl.String).alias(S.Q_FILE),
+        pl.col(row_col).cast(pl.Int64).alias(S.Q_ROW),
+        pl.col(QCOLUMN).alias(S.Q_COLUMN),
+        pl.col(QVALUE).alias(S.Q_VALUE),
+        pl.col(REASON).alias(S.Q_REASON),
+    )
+
+
+def _mark_duplicates(frame: pl.LazyFrame, key: str, reason: str) -> pl.LazyFrame:
+    """Quarantine every accepted row whose key an earlier accepted row already has."""
+    accepted = pl.col(REASON).is_null()
+    repeat = accepted & ~pl.col(key).is_first_distinct().over(accepted)
+    return frame.with_columns(
+        pl.when(repeat).then(pl.lit(reason)).otherwise(pl.col(REASON)).alias(REASON),
+        pl.when(repeat).then(pl.lit(key)).otherwise(pl.col(QCOLUMN)).alias(QCOLUMN),
+        pl.when(repeat).then(pl.col(key)).otherwise(pl.col(QVALUE)).alias(QVALUE),
+    )
+
+
+def ingest(
+    paths: Iterable[str | Path] | str | Path,
+    profile: str | Path | Profile | None = None,
+    accounts: str | Path | None = None,
+    progress: bool = False,
+) -> IngestResult:
+    """Read exports into the canonical transaction table; bad rows go to quarantine.
+
+    ``profile``: a built-in name, a profile file, or None to detect each file's
+    profile from its header. Several files are concatenated; every row keeps its
+    source file and row. Fatal problems (missing file or columns, empty file, no
+    fitting profile) raise InputError naming the file.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    path_list = [str(p) for p in paths]
+    if not path_list:
+        raise InputError("no input files given", hint="moneytrail ingest FILE... -o OUT.parquet")
+    chosen = _as_profile(profile)
+    if chosen is not None and chosen.transactions is None:
+        raise InputError(f"profile {chosen.name!r} has no transactions section", file=chosen.origin)
+
+    notices: list[str] = []
+    sources: list[Source] = []
+    profiles: list[Profile] = []
+    for path in path_list:
+        src = open_source(path, chosen.delimiter if chosen else None)
+        if chosen is None:
+            found = detect_profile(src.header)
+            if found is None:
+                raise _no_profile_error(src, "transactions")
+            if found.delimiter and found.delimiter != src.delimiter and src.kind == "csv":
+                src = open_source(path, found.delimiter)
+            notices.append(f"{path}: detected profile {found.name!r}")
+        else:
+            found = chosen
+        sources.append(src)
+        profiles.append(found)
+
+    labels = _unique_labels(path_list)
+    compiled = []
+    for src, prof, label in zip(sources, profiles, labels, strict=True):
+        comp = compile_source(src, scan_source(src), prof, "transactions", label)
+        compiled.append(comp)
+        notices.extend(comp.notices)
+
+    combined = pl.concat([c.frame for c in compiled], how="vertical")
+    if any(prof.transactions.columns.get(S.TXN_ID) for prof in profiles):
+        combined = _mark_duplicates(combined, S.TXN_ID, "duplicate txn_id")
+
+    txn_plan = combined.filter(pl.col(REASON).is_null()).select(list(S.TRANSACTION_SCHEMA))
+    quarantine_plan = _quarantine_view(combined, S.SOURCE_FILE, S.SOURCE_ROW)
+    counts_plan = combined.group_by(S.SOURCE_FILE).agg(
+        pl.len().alias("read"), pl.col(REASON).is_not_null().sum().alias("quarantined")
+    )
+    with _status(progress, path_list, "ingesting"):
+        transactions, quarantine, counts = _collect(
+            [txn_plan, quarantine_plan, counts_plan], compiled, sources
+        )
+
+    by_file = {row[S.SOURCE_FILE]: row for row in counts.iter_rows(named=True)}
+    files: list[FileCount] = []
+    for path in dict.fromkeys(path_list):
+        row = by_file.get(path)
+        if row is None or row["read"] == 0:
+            raise InputError(
+                "has a header but no data rows",
+                file=path,
+                hint="export again, or leave this file out",
+            )
+        files.append(
+            FileCount(path, row["read"], row["read"] - row["quarantined"], row["quarantined"])
+        )
+
+    account_table = None
+    if accounts is not None:
+        account_table, acc_quarantine, acc_count = _read_accounts(accounts, chosen, profiles)
+        files.append(acc_count)
+        quarantine = pl.concat([quarantine, acc_quarantine], how="vertical")
+        notices.extend(acc_count_notice for acc_count_notice in _accounts_notices(acc_count))
+
+    names = list(dict.fromkeys(p.name for p in profiles))
+    return IngestResult(
+        transactions=transactions,
+        accounts=account_table,
+        quarantine=quarantine,
+        files=files,
+        profile=", ".join(names),
+        detected=chosen is None,
+        notices=notices,
+    )
+
+
+def _accounts_notices(count: FileCount) -> list[str]:
+    if count.quarantined:
+        return [f"{count.path}: {count.quarantined:,} account row(s) quarantined"]
+    return []
+
+
+def _read_accounts(path, chosen: Profile | None, txn_profiles: Sequence[Profile]):
+    src = open_source(path, chosen.delimiter if chosen else None)
+    profile = None
+    if chosen is not None and chosen.accounts is not None:
+        profile = chosen
+    else:
+        # the accounts table of the same source as the transactions, else detect
+        from moneytrail.ingest.profiles import missing_detect_columns
+
+        for prof in txn_profiles:
+            if prof.accounts is not None and not missing_detect_columns(prof.accounts, src.header):
+                profile = prof
+                break
+        if profile is None:
+            profile = detect_profile(src.header, table="accounts")
+    if profile is None:
+        raise _no_profile_error(src, "accounts")
+    comp = compile_source(src, scan_source(src), profile, "accounts", file_label(src.path))
+    frame = _mark_duplicates(comp.frame, S.ACCOUNT_ID, "duplicate account_id")
+    table_plan = frame.filter(pl.col(REASON).is_null()).select(list(S.ACCOUNT_SCHEMA))
+    quarantine_plan = _quarantine_view(frame, S.Q_FILE, S.Q_ROW)
+    table, quarantine = _collect([table_plan, quarantine_plan], [comp], [src])
+    if table.height + quarantine.height == 0:
+        raise InputError("has a header but no data rows", file=src.path)
+    count = FileCount(
+        src.path, table.height + quarantine.height, table.height, quarantine.height, kind="accounts"
+    )
+    return table, quarantine, count
+
+
+def read_accounts(path: str | Path, profile: str | Path | Profile | None = None) -> pl.DataFrame:
+    """The accounts (know-your-customer) table of one file, canonical columns.
+
+    Rows that fail validation are left out of this frame; ``ingest(...,
+    accounts=path)`` reports them in its quarantine.
+    """
+    chosen = _as_profile(profile)
+    table, _, _ = _read_accounts(path, chosen, [])
+    return table
