@@ -20,7 +20,7 @@ import polars as pl
 
 from moneytrail import schema as S
 from moneytrail.evidence import concat_evidence, empty_evidence
-from moneytrail.graph._common import parse_window, prepare_edges, to_evidence
+from moneytrail.graph._common import mark_one_off, parse_window, prepare_edges, to_evidence
 from moneytrail.graph.cycles import detect_cycles
 from moneytrail.graph.fan import detect_fan
 from moneytrail.graph.flow import detect_chains, detect_funnels
@@ -58,6 +58,12 @@ DEFAULTS: dict[str, Any] = {
     # fan_in / fan_out: distinct one-off counterparties of one hub within the window.
     "fan_min_counterparties": 5,
     "fan_window": "90d",
+    # At least this many one-off transfers of one account spaced like clockwork
+    # (gaps varying by at most this share of their mean) are standing orders,
+    # payroll or subscriptions, not evidence; the same test drops a fan whose
+    # own transfers run on such a schedule.
+    "scheduled_min_transfers": 8,
+    "scheduled_max_gap_cv": 0.1,
     # cycle: longest loop searched (accounts), round-trip window, and the
     # largest relative difference between the first and the returning amount
     # (1.0 accepts any; fees and skimming make real loops lose a little).
@@ -127,8 +133,13 @@ def detect_patterns(
             hint=f"patterns are: {', '.join(PATTERN_CODES)}",
         )
     full, edges, merchants, notices = prepare_edges(transactions)
+    edges = mark_one_off(
+        edges,
+        max_pair_txns=int(cfg["max_pair_txns"]),
+        scheduled_min=int(cfg["scheduled_min_transfers"]),
+        scheduled_max_cv=float(cfg["scheduled_max_gap_cv"]),
+    )
     edges = edges.collect().lazy()  # every detector reads it; compute once
-    max_pair = int(cfg["max_pair_txns"])
     frames: list[pl.DataFrame] = []
 
     def add(code: str, instances: pl.DataFrame) -> None:
@@ -141,7 +152,8 @@ def detect_patterns(
                 direction,
                 window=parse_window(cfg["fan_window"], "fan_window"),
                 min_counterparties=int(cfg["fan_min_counterparties"]),
-                max_pair_txns=max_pair,
+                scheduled_min_transfers=int(cfg["scheduled_min_transfers"]),
+                scheduled_max_gap_cv=float(cfg["scheduled_max_gap_cv"]),
             )
             add(code, inst.drop("hub", strict=False))
     if "cycle" in enabled:
@@ -151,12 +163,11 @@ def detect_patterns(
                 edges,
                 window=parse_window(cfg["cycle_window"], "cycle_window"),
                 max_length=int(cfg["cycle_max_length"]),
-                max_pair_txns=max_pair,
                 max_amount_drift=float(cfg["cycle_max_amount_drift"]),
             ),
         )
     layer_window = parse_window(cfg["layer_window"], "layer_window")
-    sparse = sparse_edges(edges, max_pair, int(cfg["layer_max_partners"])).collect().lazy()
+    sparse = sparse_edges(edges, int(cfg["layer_max_partners"])).collect().lazy()
     if "scatter_gather" in enabled:
         add(
             "scatter_gather",

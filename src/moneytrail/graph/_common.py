@@ -14,6 +14,7 @@ from moneytrail.errors import InputError
 
 # Internal column names of the detector frames (not part of any file format).
 PAIR_N = "pair_n"  # transactions between the two accounts over the whole export
+ONE_OFF = "one_off"  # a transfer between accounts with no standing relationship
 FIRST_TS = "first_ts"
 HUB = "hub"
 SPOKE = "spoke"
@@ -116,6 +117,41 @@ def prepare_edges(
         lf = lf.drop(S.CHANNEL)
     lf = lf.with_columns(pl.len().over(S.FROM_ACCOUNT, S.TO_ACCOUNT).alias(PAIR_N))
     return full, lf, merchants, notices
+
+
+def gap_cv(ts: pl.Expr) -> pl.Expr:
+    """How irregular the spacing of transfers is (0 = clockwork schedule)."""
+    gaps = ts.sort().diff().dt.total_seconds().drop_nulls()
+    return gaps.std(ddof=0) / gaps.mean()
+
+
+def mark_one_off(
+    edges: pl.LazyFrame, *, max_pair_txns: int, scheduled_min: int, scheduled_max_cv: float
+) -> pl.LazyFrame:
+    """Add ONE_OFF: the transfer is one of at most ``max_pair_txns`` between the
+    two accounts, and not part of a clockwork stream.
+
+    An account whose one-off transfers out (or in) run on a fixed schedule (at
+    least ``scheduled_min`` of them, gaps varying by at most ``scheduled_max_cv``
+    of their mean) is paying standing orders, payroll or subscriptions to a
+    rotating set of payees; those transfers are no evidence of anything, and
+    left in they make every payee look like the hub of a fan-in.
+    """
+    few = pl.col(PAIR_N) <= max_pair_txns
+
+    def clockwork(account: str) -> pl.Expr:
+        ts = pl.col(S.TIMESTAMP).filter(few)
+        return (few.sum().over(account) >= scheduled_min) & (
+            gap_cv(ts).over(account) <= scheduled_max_cv
+        )
+
+    return edges.with_columns(
+        (
+            few
+            & ~clockwork(S.FROM_ACCOUNT).fill_null(False)
+            & ~clockwork(S.TO_ACCOUNT).fill_null(False)
+        ).alias(ONE_OFF)
+    )
 
 
 def to_evidence(instances: pl.DataFrame, code: str, prefix: str) -> pl.DataFrame:

@@ -14,7 +14,7 @@ from datetime import timedelta
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import MEMBERS, PAIR_N, ROLES, TOTAL
+from moneytrail.graph._common import MEMBERS, ONE_OFF, ROLES, TOTAL
 
 _START = "start"
 _CUR = "cur"
@@ -33,13 +33,13 @@ _BATCH_EDGES = 200_000
 _MAX_CANDIDATE_DEGREE = 200
 
 
-def candidate_edges(edges: pl.LazyFrame, max_pair_txns: int) -> pl.DataFrame:
+def candidate_edges(edges: pl.LazyFrame) -> pl.DataFrame:
     """One-off transfers among accounts that could lie on a cycle.
 
     An account on a cycle both sends and receives within the candidate set;
     pruning accounts that do not, a few rounds, removes most of the graph.
     """
-    cand = edges.filter(pl.col(PAIR_N) <= max_pair_txns).select(
+    cand = edges.filter(pl.col(ONE_OFF)).select(
         S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP, S.AMOUNT, S.TXN_ID
     ).collect()
     for _ in range(4):
@@ -69,10 +69,9 @@ def detect_cycles(
     *,
     window: timedelta,
     max_length: int,
-    max_pair_txns: int,
     max_amount_drift: float,
 ) -> pl.DataFrame:
-    cand = candidate_edges(edges, max_pair_txns)
+    cand = candidate_edges(edges)
     if cand.height == 0:
         return pl.DataFrame()
     n_batches = max(1, -(-cand.height // _BATCH_EDGES))

@@ -14,7 +14,7 @@ from datetime import timedelta
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import FIRST_TS, HUB, MEMBERS, PAIR_N, ROLES, SPOKE, TOTAL, N
+from moneytrail.graph._common import FIRST_TS, HUB, MEMBERS, ONE_OFF, ROLES, SPOKE, TOTAL, N, gap_cv
 
 DEG_ALL = "deg_all"
 
@@ -25,16 +25,21 @@ def detect_fan(
     *,
     window: timedelta,
     min_counterparties: int,
-    max_pair_txns: int,
+    scheduled_min_transfers: int,
+    scheduled_max_gap_cv: float,
 ) -> pl.DataFrame:
     """Instances of fan-in (``direction="in"``) or fan-out (``"out"``), one per hub.
 
     Returns the instance frame described in :func:`_common.to_evidence`, plus HUB.
+    A fan whose transfers run on a fixed schedule (at least
+    ``scheduled_min_transfers``, gaps varying by at most ``scheduled_max_gap_cv``
+    of their mean) is a standing order or a payroll run, not a burst, and is
+    left out.
     """
     hub_col, spoke_col = (
         (S.TO_ACCOUNT, S.FROM_ACCOUNT) if direction == "in" else (S.FROM_ACCOUNT, S.TO_ACCOUNT)
     )
-    sparse = edges.filter(pl.col(PAIR_N) <= max_pair_txns).select(
+    sparse = edges.filter(pl.col(ONE_OFF)).select(
         pl.col(hub_col).alias(HUB),
         pl.col(spoke_col).alias(SPOKE),
         S.TIMESTAMP,
@@ -72,6 +77,12 @@ def detect_fan(
             pl.col(S.TIMESTAMP).max().alias(S.EV_WINDOW_END),
             pl.col(S.AMOUNT).sum().alias(TOTAL),
             (pl.col(S.AMOUNT).std(ddof=0) / pl.col(S.AMOUNT).mean()).fill_null(0).alias("_cv"),
+            gap_cv(pl.col(S.TIMESTAMP)).alias("_gap_cv"),
+        )
+        .filter(
+            (pl.col(S.EV_TXN_IDS).list.len() < scheduled_min_transfers)
+            | (pl.col("_gap_cv") > scheduled_max_gap_cv)
+            | pl.col("_gap_cv").is_null()
         )
         .with_columns(pl.col(MEMBERS).list.len().alias(N))
     )

@@ -21,7 +21,7 @@ import networkx as nx
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import HUB, MEMBERS, PAIR_N, ROLES, SPOKE, TOTAL, N
+from moneytrail.graph._common import HUB, MEMBERS, ONE_OFF, ROLES, SPOKE, TOTAL, N
 
 _K = "mid"
 _T1 = "t1"
@@ -29,10 +29,10 @@ _T2 = "t2"
 _KIND = "kind"
 
 
-def sparse_edges(edges: pl.LazyFrame, max_pair_txns: int, max_degree: int) -> pl.LazyFrame:
+def sparse_edges(edges: pl.LazyFrame, max_degree: int) -> pl.LazyFrame:
     """One-off transfers, without accounts that have more one-off partners than
     ``max_degree`` (processors and payroll hubs would only blow up the joins)."""
-    sparse = edges.filter(pl.col(PAIR_N) <= max_pair_txns)
+    sparse = edges.filter(pl.col(ONE_OFF))
     busy = (
         pl.concat(
             [
