@@ -46,13 +46,16 @@ class ScanOutput:
 
 
 def load_rule_catalogue(rules_dir: str | Path | None) -> dict[str, Any]:
-    """Rule objects by id; the report shows codes alone when this fails."""
-    if not rules_dir or not Path(rules_dir).is_dir():
-        return {}
+    """Rule objects by id; the report shows codes alone when this fails.
+
+    A scan's rules folder that no longer exists (the OUTDIR was moved to
+    another machine) falls back to the shipped catalogue.
+    """
+    folder = Path(rules_dir) if rules_dir and Path(rules_dir).is_dir() else None
     try:
         from moneytrail.rules import load_rules
 
-        return {rule.id: rule for rule in load_rules(rules_dir).rules}
+        return {rule.id: rule for rule in load_rules(folder).rules}
     except Exception:  # noqa: BLE001 - a broken catalogue must not stop a report
         return {}
 
