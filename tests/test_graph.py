@@ -42,7 +42,8 @@ def codes_of(evidence: pl.DataFrame, account: str) -> set[str]:
 
 
 def test_fan_in_hub_is_collector_and_spokes_are_members():
-    rows = background() + [(f"P{i}", "HUB", 300 + i, 10 * i) for i in range(8)]
+    hours = [0, 3, 11, 14, 30, 31, 52, 70]
+    rows = background() + [(f"P{i}", "HUB", 300 + i, h) for i, h in enumerate(hours)]
     ev = detect_patterns(frame(rows)).evidence
     fan = ev.filter(pl.col(S.EV_CODE) == "fan_in")
     assert fan[S.EV_INSTANCE].n_unique() == 1
@@ -53,6 +54,18 @@ def test_fan_in_hub_is_collector_and_spokes_are_members():
     assert "8 one-off counterparties" in hub[S.EV_REASON][0]
     # the standing relationships of the background never form a fan
     assert not ev.filter(pl.col(S.EV_ACCOUNT).str.starts_with("N")).height
+
+
+def test_payments_on_a_clockwork_schedule_are_not_a_fan():
+    # a standing order paying a new payee every week for ten weeks
+    rows = background() + [("PAYER", f"R{i}", 250, 24 * 7 * i) for i in range(10)]
+    ev = detect_patterns(frame(rows)).evidence
+    assert "PAYER" not in set(ev[S.EV_ACCOUNT])
+    # the same payees paid at irregular times are a fan-out
+    days = [0, 1, 3, 4, 9, 10, 14, 20, 22, 23]
+    rows = background() + [("PAYER", f"R{i}", 250, 24 * d) for i, d in enumerate(days)]
+    ev = detect_patterns(frame(rows)).evidence
+    assert codes_of(ev, "PAYER") == {"fan_out"}
 
 
 def test_fan_out_below_threshold_does_not_fire():
