@@ -127,11 +127,12 @@ def generate(
         raise InputError(f"cannot create output folder: {exc.strerror}", file=str(out)) from None
 
     b = Builder(seed, days, start)
-    pop = build_population(b, n_accounts)
+    per_typology = cases_per_typology(n_accounts)
+    n_front = per_typology if "front_business" in chosen else 0
+    pop = build_population(b, n_accounts, n_front=n_front)
     pools = plant_benign(b, pop)
     planter = Planter(b, pop, pools, used=np.zeros(pop.n, dtype=bool))
-    per_typology = cases_per_typology(n_accounts)
-    for typology in [t for t in chosen if t in PLANTERS]:  # TEMP: rest being added
+    for typology in chosen:
         rng = b.rng("case", typology)
         for i in range(per_typology):
             intensity = _intensity(rng, i)

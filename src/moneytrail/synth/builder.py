@@ -233,8 +233,12 @@ class Builder:
             return
 
         def col(v, dtype=np.int64):
-            a = np.asarray(v, dtype=dtype)
-            return np.broadcast_to(a, (n,)).copy() if a.ndim == 0 else a
+            a = np.asarray(v, dtype=dtype).reshape(-1) if np.ndim(v) else np.asarray(v, dtype)
+            if a.ndim == 0 or len(a) == 1:
+                return np.broadcast_to(a.reshape(()), (n,)).copy()
+            if len(a) != n:
+                raise ValueError(f"column of {len(a)} values for {n} transactions")
+            return a
 
         amount = np.round(np.maximum(col(amount, np.float64), 0.01), 2)
         if merchant is not NONE:

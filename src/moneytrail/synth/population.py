@@ -31,7 +31,9 @@ BUSINESS_GROUPS: tuple[tuple[str, float], ...] = (
     ("landlord", 0.015),
 )
 LOOKALIKE_GROUPS: tuple[str, ...] = tuple(g for g, _ in PERSON_GROUPS + BUSINESS_GROUPS)
-GROUP_CODE = {g: i for i, g in enumerate(LOOKALIKE_GROUPS)}
+# Massage-parlour fronts exist only as planted cases: no benign stream touches them.
+FRONT = "front"
+GROUP_CODE = {g: i for i, g in enumerate(LOOKALIKE_GROUPS + (FRONT,))}
 # Groups that draw a salary from an employer.
 _WAGE_GROUPS = ("salaried", "business_traveller", "remitting_family", "night_worker")
 
@@ -59,13 +61,14 @@ class Population:
         return np.flatnonzero(np.isin(self.group, codes))
 
 
-def build_population(b: Builder, n_accounts: int) -> Population:
+def build_population(b: Builder, n_accounts: int, n_front: int = 0) -> Population:
     rng = b.rng("population")
     n = int(n_accounts)
     weights = np.array([w for _, w in PERSON_GROUPS + BUSINESS_GROUPS])
-    counts = np.floor(weights / weights.sum() * n).astype(int)
-    counts[0] += n - counts.sum()  # salaried absorbs rounding
-    group = rng.permutation(np.repeat(np.arange(len(weights)), counts))
+    counts = np.floor(weights / weights.sum() * (n - n_front)).astype(int)
+    counts[0] += n - n_front - counts.sum()  # salaried absorbs rounding
+    counts = np.append(counts, n_front)
+    group = rng.permutation(np.repeat(np.arange(len(counts)), counts))
     is_business = group >= len(PERSON_GROUPS)
     names = [f"A{x:07d}" for x in (rng.choice(9_000_000, n, replace=False) + 1_000_000)]
     node = b.add_nodes(names, country=C.HOME_COUNTRY, bank=C.OUR_BANK)
@@ -176,7 +179,10 @@ def accounts_frame(b: Builder, pop: Population, overrides: dict[str, dict[int, s
     owner = pop.owner[bus]
     kinds = pop.business_kind[bus]
     for j, (pos, k) in enumerate(zip(bus.tolist(), kinds.tolist(), strict=True)):
-        if k >= 0:
+        if pop.group[pos] == GROUP_CODE[FRONT]:
+            name[pos] = f"{C.FRONT_BUSINESS_NAMES[j % len(C.FRONT_BUSINESS_NAMES)]}"
+            category[pos] = "massage"
+        elif k >= 0:
             label, _mcc, patterns, _w = C.CASH_BUSINESS_KINDS[k]
             pattern = patterns[int(rng.integers(0, len(patterns)))]
             name[pos] = f"{last[owner[j]]}'s {pattern}" if j % 2 else f"{city[pos]} {pattern}"
