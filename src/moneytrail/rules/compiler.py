@@ -43,6 +43,7 @@ _TXNS = "__txn_ids"
 _NTXN = "__n_txns"
 _TXN = "__txn"
 _DEADLINE = "__deadline"
+_OWN_TS = "__own_ts"
 
 FIRST_PREFIX = "first_"
 THEN_PREFIX = "then_"
@@ -146,17 +147,25 @@ def rule_query(compiled: CompiledRule, view: pl.LazyFrame) -> pl.LazyFrame:
         rows = _pairs(compiled, base, key)
         support = pl.concat(
             [
-                rows.select(key, S.TIMESTAMP, pl.col(FIRST_PREFIX + S.TXN_ID).alias(_TXN)),
-                rows.select(key, S.TIMESTAMP, pl.col(THEN_PREFIX + S.TXN_ID).alias(_TXN)),
+                rows.select(key, S.TIMESTAMP, *_own(FIRST_PREFIX)),
+                rows.select(key, S.TIMESTAMP, *_own(THEN_PREFIX)),
             ]
         )
         start = pl.col(FIRST_PREFIX + S.TIMESTAMP).min().alias(_START)
     else:
         rows = base
-        support = base.select(key, S.TIMESTAMP, pl.col(S.TXN_ID).alias(_TXN))
+        support = base.select(key, S.TIMESTAMP, *_own(""))
         start = pl.col(S.TIMESTAMP).min().alias(_START)
     rows = rows.filter(pl.col(key).is_not_null() & (pl.col(key) != pl.lit(S.CASH_NODE)))
     return _account_query(compiled, rows, support, key, start)
+
+
+def _own(prefix: str) -> list[pl.Expr]:
+    """A supporting transaction's id and its own time (a pair row's time is the `then` one)."""
+    return [
+        pl.col(prefix + S.TIMESTAMP).alias(_OWN_TS),
+        pl.col(prefix + S.TXN_ID).alias(_TXN),
+    ]
 
 
 def _pairs(compiled: CompiledRule, base: pl.LazyFrame, key: str) -> pl.LazyFrame:
@@ -225,7 +234,7 @@ def _account_query(
         support.join(best.select(key, _LO, _HI), on=key, how="inner")
         .filter(pl.col(S.TIMESTAMP).is_between(pl.col(_LO), pl.col(_HI)))
         .group_by(key)
-        .agg(pl.col(_TXN).sort_by(S.TIMESTAMP).unique(maintain_order=True).alias(_TXNS))
+        .agg(pl.col(_TXN).sort_by(_OWN_TS).unique(maintain_order=True).alias(_TXNS))
     )
     return (
         best.join(supporting, on=key, how="left")

@@ -228,8 +228,8 @@ def check_rule(rule: Rule, test_sources: list[tuple[str, str]] | None = None) ->
     if problems:
         return problems
     _check_params(rule, add)
-    if problems:
-        return problems
+    if any("used but not declared" in p.message or p.field == "reason" for p in problems):
+        return problems  # the SQL or the reason cannot be compiled without them
     try:
         compiled = compile_rule(rule)
     except RuleFieldError as exc:

@@ -84,12 +84,13 @@ def substitute(sql: str, values: dict[str, Any]) -> str:
                 raise RuleError(f"param {{{name}}} is used but not declared in params")
             return sql_literal(values[name], name=name)
 
-        filled = PLACEHOLDER.sub(one, segment)
-        if _BRACE.search(filled):
+        # A brace left beside the placeholders is a malformed one; braces inside a
+        # substituted value (a regex like `x{2,}`) are quoted data and fine.
+        if _BRACE.search(PLACEHOLDER.sub("", segment)):
             raise RuleError(
                 f"stray brace in SQL {sql!r}", hint="params are written {name}, e.g. {threshold}"
             )
-        return filled
+        return PLACEHOLDER.sub(one, segment)
 
     return _outside_literals(sql, fill)
 
