@@ -48,6 +48,11 @@ def vis_network() -> tuple[str, str]:
     )
 
 
+def inline_script(source: str) -> str:
+    """JavaScript safe to place inside <script>: nothing in it can end the element."""
+    return source.replace("</script", "<\\/script").replace("<!--", "<\\!--")
+
+
 def static_text(name: str) -> str:
     return (_STATIC / name).read_text(encoding="utf-8")
 

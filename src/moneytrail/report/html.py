@@ -73,7 +73,8 @@ def _money(value: Any) -> str:
 def render_page(template: str, context: dict[str, Any], out: Path) -> Path:
     """Render one self-contained page; the CSP lists the hashes of its two scripts."""
     vis_js, vis_css = assets.vis_network()
-    own_js = assets.static_text("report.js")
+    vis_js = assets.inline_script(vis_js)
+    own_js = assets.inline_script(assets.static_text("report.js"))
     css = assets.static_text("report.css") + "\n" + vis_css
     csp = (
         "default-src 'none'; "
