@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,19 @@ def load_rule_catalogue(rules_dir: str | Path | None) -> dict[str, Any]:
     A scan's rules folder that no longer exists (the OUTDIR was moved to
     another machine) falls back to the shipped catalogue.
     """
-    folder = Path(rules_dir) if rules_dir and Path(rules_dir).is_dir() else None
+    folder = Path(rules_dir).resolve() if rules_dir and Path(rules_dir).is_dir() else None
+    return dict(_catalogue(str(folder) if folder else None))
+
+
+@lru_cache(maxsize=8)
+def _catalogue(folder: str | None) -> tuple[tuple[str, Any], ...]:
+    # loading the catalogue takes about a second: once per folder and process
     try:
         from moneytrail.rules import load_rules
 
-        return {rule.id: rule for rule in load_rules(folder).rules}
+        return tuple((rule.id, rule) for rule in load_rules(folder).rules)
     except Exception:  # noqa: BLE001 - a broken catalogue must not stop a report
-        return {}
+        return ()
 
 
 def load_scan(outdir: str | Path) -> ScanOutput:
