@@ -12,7 +12,7 @@ _WAGE = ("salaried", "business_traveller", "remitting_family", "night_worker")
 _ADULTS = _WAGE + ("gig_worker", "student", "retiree")
 # Card spending rates below are scaled by this, keeping a typical account at
 # about 15-20 rows a month: enough for the indicators, small enough for samples.
-SPEND_SCALE = 0.4
+SPEND_SCALE = 0.25
 
 
 def _rows(rng, accts: np.ndarray, per_day, days: int):
@@ -258,7 +258,7 @@ def plant_benign(b: Builder, pop: Population) -> dict[str, np.ndarray]:
           platform[who % 3], node[gig[who]], "ach", memo=b.text("DRIVER PAYOUT"))
     # Many small P2P credits from many distinct customers (HT-P2P-01 look-alike).
     clients_ext = b.external("X:P2P", max(50, len(gig) * 30))
-    who, day = _rows(rng, gig, rng.uniform(0.15, 0.9, len(gig)), days)
+    who, day = _rows(rng, gig, rng.uniform(0.1, 0.6, len(gig)), days)
     internal = rng.random(len(who)) < 0.35
     src = np.where(internal, node[persons[rng.integers(0, len(persons), len(who))]],
                    clients_ext[rng.integers(0, len(clients_ext), len(who))])
@@ -370,16 +370,17 @@ def _cash_businesses(b: Builder, rng, pop: Population) -> None:
     gap = 1.0 / p_bank[who]
     daily = turnover[who] * cash_share[who] / 360.0
     amount = daily * gap * rng.lognormal(0.0, 0.35, len(who))
-    weekend = (d[day] % 7) >= 5
+    weekend = ((d[day] + b.start.weekday()) % 7) >= 5
     amount = np.where(weekend, amount * 1.3, amount)
     labels = np.array([k[0] for k in C.CASH_BUSINESS_KINDS])
     late = np.isin(labels[kind[who]], ["bar", "restaurant"]) & (rng.random(len(who)) < 0.4)
     ts = np.where(late, b.clock(day, rng, "night"), b.clock(day, rng, "business"))
     b.add(ts, np.round(amount, 2), b.cash, node[biz[who]], "cash", city=pop.home[biz[who]])
-    # card settlements from the acquirer
     acquirer = b.external("X:ACQ", 2, bank="ACQ")
-    who, day = np.nonzero(rng.random((len(biz), days)) < 0.9)
-    amount = turnover[who] * (1 - cash_share[who]) / 330.0 * rng.lognormal(0, 0.3, len(who))
+    # card settlements from the acquirer, on weekdays (ACH does not settle at weekends)
+    weekday = ((np.arange(days) + b.start.weekday()) % 7) < 5
+    who, day = np.nonzero((rng.random((len(biz), days)) < 0.95) & weekday[None, :])
+    amount = turnover[who] * (1 - cash_share[who]) / 250.0 * rng.lognormal(0, 0.3, len(who))
     b.add(b.clock(day, rng, "early"), amount, acquirer[who % 2], node[biz[who]], "ach",
           memo=b.text("MERCHANT SETTLEMENT"))
     # suppliers weekly, rent monthly, advertising monthly, owner draw monthly

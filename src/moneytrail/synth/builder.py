@@ -145,7 +145,7 @@ class Builder:
                     grid[ci, bi] = len(name)
                     node.append(f"M:{counter:05d}")
                     counter += 1
-                    name.append(self.text(f"{brand} {self.city_names[ci].upper()}"))
+                    name.append(self.text(f"{brand} #{(ci * 37 + bi * 11) % 900 + 100}"))
                     mcc.append(code)
                     city.append(ci)
                     med.append(median)
@@ -232,7 +232,7 @@ class Builder:
         if n == 0:
             return
 
-        def col(v, dtype=np.int64):
+        def col(v, dtype=np.int32):
             a = np.asarray(v, dtype=dtype).reshape(-1) if np.ndim(v) else np.asarray(v, dtype)
             if a.ndim == 0 or len(a) == 1:
                 return np.broadcast_to(a.reshape(()), (n,)).copy()
@@ -241,6 +241,7 @@ class Builder:
             return a
 
         amount = np.round(np.maximum(col(amount, np.float64), 0.01), 2)
+        ts = ts.astype(np.int64)
         if merchant is not NONE:
             merchant = col(merchant)
             if mcc is NONE:
@@ -274,9 +275,14 @@ class Builder:
     # --------------------------------------------------------------- assembly
     def transactions(self) -> pl.DataFrame:
         """All recorded transactions in the canonical layout, sorted by time."""
-        cat = {f: np.concatenate([getattr(c, f) for c in self.chunks]) for f in _CHUNK_FIELDS}
-        order = np.lexsort((cat["amount"], cat["dst"], cat["src"], cat["ts"]))
-        cat = {k: v[order] for k, v in cat.items()}
+        # Chunks arrive in a fixed order, so a stable sort on time is deterministic.
+        ts_all = np.concatenate([c.ts for c in self.chunks])
+        order = np.argsort(ts_all, kind="stable")
+        del ts_all
+        cat = {}
+        for f in _CHUNK_FIELDS:
+            cat[f] = np.concatenate([getattr(c, f) for c in self.chunks])[order]
+        self.chunks = []  # free the pieces: the frame below holds everything
         n = len(order)
         case_typ = np.array([self.text(c.typology) for c in self.cases] + [NONE], dtype=np.int64)
         texts = pl.Series("t", self.texts, dtype=pl.String)
@@ -299,7 +305,7 @@ class Builder:
         frame = pl.DataFrame(
             {
                 S.TXN_ID: pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(
-                    max(8, len(str(n)))).str.replace(r"^", "T"),
+                    len(str(n))).str.replace(r"^", "T"),
                 S.TIMESTAMP: pl.Series(ts).cast(pl.Datetime("us")),
                 S.AMOUNT: cat["amount"],
                 S.CURRENCY: pl.repeat(C.CURRENCY, n, eager=True),

@@ -120,6 +120,10 @@ def build_population(b: Builder, n_accounts: int, n_front: int = 0) -> Populatio
     cash_b = np.flatnonzero(g == GROUP_CODE["cash_business"])
     business_kind[cash_b] = rng.choice(len(kind_w), size=len(cash_b), p=kind_w / kind_w.sum())
     income[business] = np.exp(rng.normal(np.log(450_000), 0.6, len(business)))
+    # A few big cash businesses whose daily takings come near (and now and then
+    # over) the 10,000 reporting threshold: the structuring look-alike.
+    big = cash_b[rng.random(len(cash_b)) < 0.15]
+    income[big] = rng.uniform(1_800_000, 3_200_000, len(big))
     return Population(node=node, group=group, is_business=is_business, home=home, age=age,
                       income=income, household=household, owner=owner,
                       business_kind=business_kind, first=first, last=last, female=female, n=n)
