@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -29,6 +30,21 @@ def run_guarded(call: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:
+        # Missing folders, unreadable or unwritable files: the path says it all.
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("MONEYTRAIL_DEBUG"):
+            raise
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "  hint: this is a bug in moneytrail; set MONEYTRAIL_DEBUG=1 to see the traceback "
+            "and report it",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def notice(message: str) -> None:
