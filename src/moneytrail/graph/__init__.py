@@ -132,7 +132,7 @@ def detect_patterns(
             f"patterns.enabled names unknown pattern(s): {', '.join(sorted(unknown))}",
             hint=f"patterns are: {', '.join(PATTERN_CODES)}",
         )
-    full, edges, merchants, notices = prepare_edges(transactions)
+    full, edges, notices = prepare_edges(transactions)
     edges = mark_one_off(
         edges,
         max_pair_txns=int(cfg["max_pair_txns"]),
@@ -216,7 +216,6 @@ def detect_patterns(
                 min_sources=int(cfg["funnel_min_sources"]),
                 max_destinations=int(cfg["funnel_max_destinations"]),
                 min_passed_share=float(cfg["funnel_min_passed_share"]),
-                merchants=merchants,
             ),
         )
     if "shared_identifiers" in enabled:

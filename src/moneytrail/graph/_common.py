@@ -54,19 +54,26 @@ def severity_expr(score: pl.Expr) -> pl.Expr:
     return expr
 
 
+def not_card(names: list[str]) -> pl.Expr:
+    """Rows that are not card payments (always true when there is no channel)."""
+    if S.CHANNEL not in names:
+        return pl.lit(True)
+    return pl.col(S.CHANNEL).is_null() | (pl.col(S.CHANNEL) != "card")
+
+
 def prepare_edges(
     transactions: pl.LazyFrame,
-) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame, list[str]]:
-    """Transfers between accounts: txn_id, timestamp, amount, from, to (+ channel).
+) -> tuple[pl.LazyFrame, pl.LazyFrame, list[str]]:
+    """Transfers between accounts: txn_id, timestamp, amount, from, to, PAIR_N.
 
-    Drops self-transfers, rows touching the cash node, and payments to merchants
-    (nodes that only ever receive card rows), because none of them can be a
-    member of a laundering pattern. Adds PAIR_N, the number of transactions the
+    Drops self-transfers, rows touching the cash node and card payments:
+    cash and merchants are never members of a laundering pattern, and a card
+    payment goes to a merchant. Adds PAIR_N, the number of transactions the
     two accounts exchanged in that direction over the whole export: one-off
     pairs are what mule networks look like, standing relationships (salary,
     rent, family) repeat.
 
-    Returns (transactions with txn_id, edges, merchants (column HUB), notices).
+    Returns (all transactions with txn_id, edges, notices).
     """
     notices: list[str] = []
     names = transactions.collect_schema().names()
@@ -78,45 +85,27 @@ def prepare_edges(
         )
     lf = transactions
     if S.TXN_ID not in names:
-        lf = lf.with_row_index(S.TXN_ID).with_columns(pl.col(S.TXN_ID).cast(pl.String))
+        lf = lf.with_row_index(S.TXN_ID)
         notices.append("patterns: no txn_id column; transactions are named by row number")
     # Account ids may arrive as integers (AMLSim) or all-null columns: detectors
     # join them with each other and with the accounts table, so make them text.
-    lf = lf.with_columns(
+    full = lf.with_columns(
         pl.col(S.TXN_ID, S.FROM_ACCOUNT, S.TO_ACCOUNT).cast(pl.String),
         pl.col(S.AMOUNT).cast(pl.Float64),
     )
-    full = lf
-    keep = [S.TXN_ID, S.TIMESTAMP, S.AMOUNT, S.FROM_ACCOUNT, S.TO_ACCOUNT]
-    lf = lf.select(keep + ([S.CHANNEL] if S.CHANNEL in names else []))
-    merchants = pl.LazyFrame(schema={HUB: pl.String})
-    lf = lf.filter(
-        (pl.col(S.FROM_ACCOUNT) != pl.col(S.TO_ACCOUNT))
-        & pl.col(S.FROM_ACCOUNT).is_not_null()
-        & pl.col(S.TO_ACCOUNT).is_not_null()
-        & (pl.col(S.FROM_ACCOUNT) != S.CASH_NODE)
-        & (pl.col(S.TO_ACCOUNT) != S.CASH_NODE)
-        & (pl.col(S.AMOUNT) > 0)
-    )
-    if S.CHANNEL in names:
-        # A merchant receives card payments and never anything else nor sends.
-        non_merchants = pl.concat(
-            [
-                full.select(pl.col(S.FROM_ACCOUNT).alias(HUB)),
-                full.filter(pl.col(S.CHANNEL).is_null() | (pl.col(S.CHANNEL) != "card")).select(
-                    pl.col(S.TO_ACCOUNT).alias(HUB)
-                ),
-            ]
-        ).unique()
-        merchants = (
-            full.select(pl.col(S.TO_ACCOUNT).alias(HUB))
-            .unique()
-            .join(non_merchants, on=HUB, how="anti")
+    edges = (
+        full.filter(
+            (pl.col(S.FROM_ACCOUNT) != pl.col(S.TO_ACCOUNT))
+            & (pl.col(S.FROM_ACCOUNT) != S.CASH_NODE)
+            & (pl.col(S.TO_ACCOUNT) != S.CASH_NODE)
+            & (pl.col(S.AMOUNT) > 0)
+            & not_card(names)
         )
-        lf = lf.join(non_merchants, left_on=S.TO_ACCOUNT, right_on=HUB, how="semi")
-        lf = lf.drop(S.CHANNEL)
-    lf = lf.with_columns(pl.len().over(S.FROM_ACCOUNT, S.TO_ACCOUNT).alias(PAIR_N))
-    return full, lf, merchants, notices
+        .select(S.TXN_ID, S.TIMESTAMP, S.AMOUNT, S.FROM_ACCOUNT, S.TO_ACCOUNT)
+        .drop_nulls([S.FROM_ACCOUNT, S.TO_ACCOUNT])
+        .with_columns(pl.len().over(S.FROM_ACCOUNT, S.TO_ACCOUNT).alias(PAIR_N))
+    )
+    return full, edges, notices
 
 
 def gap_cv(ts: pl.Expr) -> pl.Expr:
@@ -138,18 +127,32 @@ def mark_one_off(
     left in they make every payee look like the hub of a fan-in.
     """
     few = pl.col(PAIR_N) <= max_pair_txns
+    few_edges = edges.filter(few)
 
-    def clockwork(account: str) -> pl.Expr:
-        ts = pl.col(S.TIMESTAMP).filter(few)
-        return (few.sum().over(account) >= scheduled_min) & (
-            gap_cv(ts).over(account) <= scheduled_max_cv
+    def clockwork(account: str) -> pl.Series:
+        # Count first: only the few accounts with enough one-off transfers need
+        # the (per-group sorting) gap statistics.
+        busy = (
+            few_edges.group_by(account)
+            .agg(pl.len().alias(N))
+            .filter(pl.col(N) >= scheduled_min)
+            .select(account)
+        )
+        return (
+            few_edges.join(busy, on=account, how="semi")
+            .group_by(account)
+            .agg(pl.len().alias(N), gap_cv(pl.col(S.TIMESTAMP)).alias("_gap_cv"))
+            .filter((pl.col(N) >= scheduled_min) & (pl.col("_gap_cv") <= scheduled_max_cv))
+            .collect()
+            .get_column(account)
         )
 
+    senders, receivers = clockwork(S.FROM_ACCOUNT), clockwork(S.TO_ACCOUNT)
     return edges.with_columns(
         (
             few
-            & ~clockwork(S.FROM_ACCOUNT).fill_null(False)
-            & ~clockwork(S.TO_ACCOUNT).fill_null(False)
+            & ~pl.col(S.FROM_ACCOUNT).is_in(senders.implode())
+            & ~pl.col(S.TO_ACCOUNT).is_in(receivers.implode())
         ).alias(ONE_OFF)
     )
 

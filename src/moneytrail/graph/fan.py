@@ -47,8 +47,17 @@ def detect_fan(
         S.TXN_ID,
     )
     firsts = sparse.group_by(HUB, SPOKE).agg(pl.col(S.TIMESTAMP).min().alias(FIRST_TS))
-    # Cheap prefilter: a hub needs enough one-off counterparties over the whole export.
-    firsts = firsts.filter(pl.len().over(HUB) >= min_counterparties)
+    # Cheap prefilter: any window lies within two consecutive calendar buckets
+    # of its length, so a hub with a fan has half of it in one bucket.
+    bucket = pl.col(FIRST_TS).dt.epoch("s") // max(1, int(window.total_seconds()))
+    dense = (
+        firsts.group_by(HUB, bucket.alias("_b"))
+        .agg(pl.len().alias(N))
+        .filter(pl.col(N) >= -(-min_counterparties // 2))
+        .select(HUB)
+        .unique()
+    )
+    firsts = firsts.join(dense, on=HUB, how="semi").collect().lazy()
     rolled = (
         firsts.sort(HUB, FIRST_TS)
         .rolling(index_column=FIRST_TS, period=window, group_by=HUB)
@@ -86,12 +95,18 @@ def detect_fan(
         )
         .with_columns(pl.col(MEMBERS).list.len().alias(N))
     )
-    degree = edges.group_by(hub_col).agg(
-        pl.col(spoke_col).n_unique().alias(DEG_ALL)
-    ).rename({hub_col: HUB})
-    out = txns.join(degree, on=HUB, how="left").collect()
+    out = txns.collect()
     if out.height == 0:
         return out
+    hubs = out.get_column(HUB).implode()
+    degree = (
+        edges.filter(pl.col(hub_col).is_in(hubs))
+        .group_by(hub_col)
+        .agg(pl.col(spoke_col).n_unique().alias(DEG_ALL))
+        .rename({hub_col: HUB})
+        .collect()
+    )
+    out = out.join(degree, on=HUB, how="left")
     span_days = (pl.col(S.EV_WINDOW_END) - pl.col(S.EV_WINDOW_START)).dt.total_seconds() / 86400
     window_days = window.total_seconds() / 86400
     # Strength: how far the count is beyond the threshold, how much of the hub's

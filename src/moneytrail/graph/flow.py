@@ -15,7 +15,7 @@ import networkx as nx
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import HUB, MEMBERS, ROLES, TOTAL, N
+from moneytrail.graph._common import HUB, MEMBERS, ROLES, TOTAL, N, not_card
 
 _START = "start"
 _CUR = "cur"
@@ -156,6 +156,11 @@ def detect_chains(
     )
 
 
+def _bucket(window: timedelta) -> pl.Expr:
+    """Calendar bucket of the window's length (integer division: cheap)."""
+    return pl.col(S.TIMESTAMP).dt.epoch("s") // max(1, int(window.total_seconds()))
+
+
 def detect_funnels(
     transactions: pl.LazyFrame,
     *,
@@ -164,19 +169,33 @@ def detect_funnels(
     min_sources: int,
     max_destinations: int,
     min_passed_share: float,
-    merchants: pl.LazyFrame,
 ) -> pl.DataFrame:
     """Accounts fed by many deposits from many sources (payers, or cash in many
     cities) that send most of it on within the window to at most a few places."""
     names = transactions.collect_schema().names()
     has_city = S.LOCATION_CITY in names
-    lf = transactions.select(
+    # Card payments are purchases, not deposits: merchants are no funnels.
+    lf = transactions.filter(not_card(names)).select(
         S.TXN_ID, S.TIMESTAMP, S.AMOUNT, S.FROM_ACCOUNT, S.TO_ACCOUNT,
         (pl.col(S.LOCATION_CITY) if has_city else pl.lit(None, pl.String)).alias("_city"),
     ).filter(pl.col(S.FROM_ACCOUNT) != pl.col(S.TO_ACCOUNT))
+    # Cheap prefilter before the rolling window: any window of that length
+    # lies within two consecutive calendar buckets of the same length, so one
+    # of them holds at least half of its deposits.
+    dense = (
+        lf.filter(pl.col(S.TO_ACCOUNT) != S.CASH_NODE)
+        .group_by(S.TO_ACCOUNT, _bucket(window).alias("_b"))
+        .agg(pl.len().alias(N))
+        .filter(pl.col(N) >= -(-min_deposits // 2))
+        .select(pl.col(S.TO_ACCOUNT).alias(HUB))
+        .unique()
+        .collect()
+        .get_column(HUB)
+        .implode()
+    )
     # A source is the payer, or for cash the place it was paid in (or the
     # deposit itself when the export has no location).
-    inflow = lf.filter(pl.col(S.TO_ACCOUNT) != S.CASH_NODE).select(
+    inflow = lf.filter(pl.col(S.TO_ACCOUNT).is_in(dense)).select(
         pl.col(S.TO_ACCOUNT).alias(HUB),
         S.TIMESTAMP,
         S.AMOUNT,
@@ -187,7 +206,7 @@ def detect_funnels(
         .alias("_source"),
         pl.lit(1, pl.Int8).alias("_dir"),
     )
-    outflow = lf.filter(pl.col(S.FROM_ACCOUNT) != S.CASH_NODE).select(
+    outflow = lf.filter(pl.col(S.FROM_ACCOUNT).is_in(dense)).select(
         pl.col(S.FROM_ACCOUNT).alias(HUB),
         S.TIMESTAMP,
         S.AMOUNT,
@@ -195,9 +214,7 @@ def detect_funnels(
         pl.col(S.TO_ACCOUNT).alias("_source"),
         pl.lit(-1, pl.Int8).alias("_dir"),
     )
-    flows = pl.concat([inflow, outflow]).join(merchants, left_on=HUB, right_on=HUB, how="anti")
-    # Cheap prefilter before the rolling window: enough deposits overall.
-    flows = flows.filter((pl.col("_dir") == 1).sum().over(HUB) >= min_deposits)
+    flows = pl.concat([inflow, outflow]).collect().lazy()
     rolled = (
         flows.sort(HUB, S.TIMESTAMP)
         .rolling(index_column=S.TIMESTAMP, period=window, group_by=HUB)

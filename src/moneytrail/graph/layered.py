@@ -147,10 +147,20 @@ def detect_gather_scatter(
             ),
         ]
     )
-    events = events.filter(
-        ((pl.col(_KIND) == 1).sum().over(HUB) >= min_each_side)
-        & ((pl.col(_KIND) == -1).sum().over(HUB) >= min_each_side)
+    # Cheap prefilter: a window lies within two calendar buckets of its
+    # length, so a hub with a gather-scatter has half of each side in one.
+    half = -(-min_each_side // 2)
+    bucket = pl.col(S.TIMESTAMP).dt.epoch("s") // max(1, int(window.total_seconds()))
+    dense = (
+        events.group_by(HUB, _KIND, bucket.alias("_b"))
+        .agg(pl.len().alias(N))
+        .filter(pl.col(N) >= half)
+        .group_by(HUB)
+        .agg(pl.col(_KIND).n_unique().alias(N))
+        .filter(pl.col(N) == 2)
+        .select(HUB)
     )
+    events = events.join(dense, on=HUB, how="semi").collect().lazy()
     rolled = (
         events.sort(HUB, S.TIMESTAMP)
         .rolling(index_column=S.TIMESTAMP, period=window, group_by=HUB)
