@@ -15,8 +15,8 @@ out with a notice, never filled with zeros. Label columns
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 
+import numpy as np
 import polars as pl
 
 from moneytrail import mcc
@@ -43,7 +43,11 @@ _ACC = "_account"
 _CP = "_counterparty"
 _IN = "_is_in"
 _CP_COUNTRY = "_cp_country"
-_DAY = "_day"
+_AMT_IN = "_amount_in"  # amount on incoming legs, 0 on outgoing
+_AMT_OUT = "_amount_out"
+_CASH = "_cash"  # cash leg: counterparty CASH or channel cash
+_GAP = "_gap"  # seconds since the account's previous leg
+_NEW_DAY = "_new_day"  # first leg of the account on its calendar day
 
 
 @dataclass
@@ -103,28 +107,65 @@ def account_features(
         transactions = transactions.lazy()
     names = transactions.collect_schema().names()
     _require(names)
+    try:
+        return _account_features(transactions, names, accounts, cfg)
+    except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError) as exc:
+        # Ingest validates; this catches a table built by hand with a bad value.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"cannot compute account features: {first}",
+            hint="pass the canonical table produced by moneytrail.ingest",
+        ) from None
+
+
+def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
     present = _present_columns(transactions, names)
+    has_time_of_day = present["_time_of_day"]
     notices: list[str] = []
     desc: dict[str, str] = {}
 
-    legs = _legs(transactions, present)
-    # Materialise the narrow legs table once: every aggregate below reads it.
-    legs_df = legs.collect()
-    legs = legs_df.lazy()
-
-    has_time_of_day = present.pop("_time_of_day")
+    valid = transactions.filter(
+        pl.col(S.AMOUNT).is_not_null()
+        & pl.col(S.TIMESTAMP).is_not_null()
+        & pl.col(S.FROM_ACCOUNT).is_not_null()
+        & pl.col(S.TO_ACCOUNT).is_not_null()
+    )
+    # Integer codes for node ids: every group-by, sort and join below runs on them.
+    nodes = (
+        pl.concat(
+            [
+                valid.select(pl.col(S.FROM_ACCOUNT).alias(S.ACCOUNT_ID)),
+                valid.select(pl.col(S.TO_ACCOUNT).alias(S.ACCOUNT_ID)),
+            ]
+        )
+        .unique()
+        .sort(S.ACCOUNT_ID)
+        .with_row_index(_ACC)
+        .collect()
+    )
+    legs = _legs(valid, nodes, present).collect()
+    legs_lf = legs.lazy()
     parts: list[pl.LazyFrame] = [
-        _basic(legs, present, cfg, has_time_of_day, notices, desc),
-        _counterparties(legs, desc),
-        _fan(legs, cfg, desc),
-        _flow_through(legs, cfg, desc),
+        _basic(legs_lf, present, cfg, has_time_of_day, notices, desc),
+        _counterparties(legs_lf, desc),
+        _fan(legs_lf, cfg, desc),
     ]
+    if _countries_present(present):
+        parts.append(_countries(legs_lf, present, desc))
     frames = pl.collect_all(parts)
+    frames.append(_flow_through(legs, cfg, desc))
+    del legs, legs_lf
 
-    base = scored_accounts(transactions).collect()
-    out = base
-    for f in frames:
-        out = out.join(f, on=S.ACCOUNT_ID, how="left")
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.join(f, on=_ACC, how="left")
+    # Merchants (nodes that only ever receive card rows with an MCC) are not scored.
+    out = (
+        out.filter(~pl.col("_merchant"))
+        .join(nodes, on=_ACC, how="inner")
+        .drop(_ACC, "_merchant")
+        .sort(S.ACCOUNT_ID)
+    )
 
     first_seen = out.select(S.ACCOUNT_ID, "_first_seen")
     out = out.drop("_first_seen")
@@ -150,6 +191,7 @@ _ZERO_WHEN_ABSENT = {
     "fan_in_max",
     "fan_out_max",
     "active_days",
+    "countries",
 }
 
 
@@ -173,108 +215,151 @@ _OPTIONAL = (
 )
 
 
-def _present_columns(transactions: pl.LazyFrame, names: list[str]) -> dict[str, bool]:
-    """Which optional columns hold data, and whether timestamps carry a time of day."""
+def _present_columns(transactions: pl.LazyFrame, names: list[str]) -> dict:
+    """Which optional columns hold data, whether timestamps carry a time of day,
+    and the first timestamp (the origin of the legs' sort key)."""
     exprs = [pl.col(c).is_not_null().any().alias(c) for c in _OPTIONAL if c in names]
     ts = pl.col(S.TIMESTAMP)
-    exprs.append(
+    exprs += [
         (ts.dt.hour() + ts.dt.minute() + ts.dt.second())
         .fill_null(0)
         .gt(0)
         .any()
-        .alias("_time_of_day")
-    )
+        .alias("_time_of_day"),
+        ts.dt.epoch("s").min().alias("_t_min"),
+        ts.dt.epoch("s").max().alias("_t_max"),
+    ]
     row = transactions.select(exprs).collect().row(0, named=True)
-    return {c: bool(row.get(c, False)) for c in (*_OPTIONAL, "_time_of_day")}
+    found = {c: bool(row.get(c, False)) for c in (*_OPTIONAL, "_time_of_day")}
+    found["_t_min"], found["_t_max"] = row["_t_min"] or 0, row["_t_max"] or 0
+    return found
 
 
-def _legs(transactions: pl.LazyFrame, present: dict[str, bool]) -> pl.LazyFrame:
-    """Each transaction as an outgoing leg of its sender and an incoming leg of its receiver."""
-    keep = [S.TIMESTAMP, S.AMOUNT]
-    keep += [c for c in (S.CHANNEL, S.MCC, S.LOCATION_CITY, S.LOCATION_COUNTRY) if present[c]]
-    out_country = pl.col(S.TO_COUNTRY) if present[S.TO_COUNTRY] else pl.lit(None, pl.String)
-    in_country = pl.col(S.FROM_COUNTRY) if present[S.FROM_COUNTRY] else pl.lit(None, pl.String)
-    base = transactions.filter(
-        pl.col(S.AMOUNT).is_not_null()
-        & pl.col(S.TIMESTAMP).is_not_null()
-        & pl.col(S.FROM_ACCOUNT).is_not_null()
-        & pl.col(S.TO_ACCOUNT).is_not_null()
-    )
-    out_legs = base.select(
-        pl.col(S.FROM_ACCOUNT).alias(_ACC),
-        pl.col(S.TO_ACCOUNT).alias(_CP),
+def _hashed(column: pl.Expr) -> pl.Expr:
+    """Strings → 64-bit hashes (null stays null): cheaper to sort and count distinct."""
+    return pl.when(column.is_not_null()).then(column.hash())
+
+
+def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.LazyFrame:
+    """Each transaction as an outgoing leg of its sender and an incoming leg of its receiver.
+
+    Sorted by account, then time (to the second), then inflows before outflows,
+    with the per-leg columns the aggregates share. Place names are kept as hashes.
+    """
+    keep = [pl.col(S.TIMESTAMP), pl.col(S.AMOUNT)]
+    keep += [pl.col(c) for c in (S.CHANNEL, S.MCC) if present[c]]
+    keep += [
+        _hashed(pl.col(c)).alias(c) for c in (S.LOCATION_CITY, S.LOCATION_COUNTRY) if present[c]
+    ]
+    none = pl.lit(None, pl.UInt64)
+    out_country = _hashed(pl.col(S.TO_COUNTRY)) if present[S.TO_COUNTRY] else none
+    in_country = _hashed(pl.col(S.FROM_COUNTRY)) if present[S.FROM_COUNTRY] else none
+    codes = nodes.lazy()
+    coded = valid.join(
+        codes.rename({S.ACCOUNT_ID: S.FROM_ACCOUNT, _ACC: "_from"}), on=S.FROM_ACCOUNT
+    ).join(codes.rename({S.ACCOUNT_ID: S.TO_ACCOUNT, _ACC: "_to"}), on=S.TO_ACCOUNT)
+    out_legs = coded.select(
+        pl.col("_from").alias(_ACC),
+        pl.col("_to").alias(_CP),
         pl.lit(False).alias(_IN),
         *keep,
         out_country.alias(_CP_COUNTRY),
     )
-    in_legs = base.select(
-        pl.col(S.TO_ACCOUNT).alias(_ACC),
-        pl.col(S.FROM_ACCOUNT).alias(_CP),
+    in_legs = coded.select(
+        pl.col("_to").alias(_ACC),
+        pl.col("_from").alias(_CP),
         pl.lit(True).alias(_IN),
         *keep,
         in_country.alias(_CP_COUNTRY),
     )
-    return pl.concat([out_legs, in_legs]).filter(pl.col(_ACC) != S.CASH_NODE)
-
-
-def _share(condition: pl.Expr, among: pl.Expr | None = None) -> pl.Expr:
-    """Share of legs (of those matching ``among``) where ``condition`` holds."""
-    if among is None:
-        return condition.cast(pl.Float64).mean()
-    n = among.sum()
-    return pl.when(n > 0).then((condition & among).sum() / n).otherwise(None)
-
-
-def _value_share(condition: pl.Expr, among: pl.Expr) -> pl.Expr:
-    """Share of the value of legs matching ``among`` where ``condition`` holds."""
+    cash = nodes.filter(pl.col(S.ACCOUNT_ID) == S.CASH_NODE).get_column(_ACC)
+    cash_code = cash[0] if cash.len() else None
+    is_cash_cp = (pl.col(_CP) == cash_code) if cash_code is not None else pl.lit(False)
+    if present[S.CHANNEL]:
+        is_cash_cp = is_cash_cp | (pl.col(S.CHANNEL) == "cash").fill_null(False)
     amount = pl.col(S.AMOUNT)
-    total = amount.filter(among).sum()
-    part = amount.filter(among & condition).sum()
-    return pl.when(total > 0).then(part / total).otherwise(None)
+    legs = pl.concat([out_legs, in_legs])
+    if cash_code is not None:
+        legs = legs.filter(pl.col(_ACC) != cash_code)
+    # One integer sort key (a multi-column sort costs several times more):
+    # account, second since the first transaction, outflow after inflow.
+    stride = int(present["_t_max"]) - int(present["_t_min"]) + 1
+    if nodes.height * stride * 2 >= 2**62:
+        raise InputError(
+            "the export spans too long a time for its number of accounts",
+            column=S.TIMESTAMP,
+            hint="check the timestamps for values far in the past or future",
+        )
+    key = (
+        pl.col(_ACC).cast(pl.Int64) * stride
+        + (pl.col(S.TIMESTAMP).dt.epoch("s") - int(present["_t_min"]))
+    ) * 2 + (~pl.col(_IN)).cast(pl.Int64)
+    same_account = pl.col(_ACC) == pl.col(_ACC).shift(1)
+    day = pl.col(S.TIMESTAMP).dt.epoch("d")
+    return legs.sort(key).with_columns(
+        pl.when(pl.col(_IN)).then(amount).otherwise(0.0).alias(_AMT_IN),
+        pl.when(pl.col(_IN)).then(0.0).otherwise(amount).alias(_AMT_OUT),
+        is_cash_cp.alias(_CASH),
+        pl.when(same_account)
+        .then((pl.col(S.TIMESTAMP) - pl.col(S.TIMESTAMP).shift(1)).dt.total_seconds())
+        .cast(pl.Float64)
+        .clip(lower_bound=0.0)  # sub-second order is not kept
+        .alias(_GAP),
+        (~same_account | (day != day.shift(1))).fill_null(True).alias(_NEW_DAY),
+    )
+
+
+def _ratio(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    """part / whole, null where whole is 0 (the share is undefined, not zero)."""
+    return pl.when(whole > 0).then(part / whole).otherwise(None)
 
 
 def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
     amount = pl.col(S.AMOUNT)
     is_in = pl.col(_IN)
-    is_out = ~is_in
+    amt_in, amt_out = pl.col(_AMT_IN), pl.col(_AMT_OUT)
     ts = pl.col(S.TIMESTAMP)
-    cash = pl.col(_CP) == S.CASH_NODE
-    if present[S.CHANNEL]:
-        cash = cash | (pl.col(S.CHANNEL) == "cash").fill_null(False)
-    aggs = [
-        ts.min().alias("_first_seen"),
-        is_in.sum().alias("in_count"),
-        is_out.sum().alias("out_count"),
-        amount.filter(is_in).sum().alias("in_total"),
-        amount.filter(is_out).sum().alias("out_total"),
-        amount.filter(is_in).mean().alias("in_amount_mean"),
-        amount.filter(is_out).mean().alias("out_amount_mean"),
-        amount.max().alias("amount_max"),
-        (amount.std() / amount.mean()).alias("amount_cv"),
-        ts.dt.date().n_unique().alias("active_days"),
-        ((ts.max() - ts.min()).dt.total_seconds() / 86400.0).alias("active_span_days"),
-        _burstiness(ts).alias("burstiness"),
-        _value_share(cash, is_in).alias("cash_in_share"),
-        _value_share(cash, is_out).alias("cash_out_share"),
-        _share(
-            ((amount / cfg["round_unit"]).round() * cfg["round_unit"] - amount).abs() < 0.005
-        ).alias("round_amount_share"),
-        _share(
-            amount.is_between(
-                cfg["under_threshold_share"] * cfg["reporting_threshold"],
-                cfg["reporting_threshold"],
-                closed="left",
-            )
-        ).alias("under_threshold_share"),
-        # in/out balance: near 1 when the account passes on what it receives
-        pl.when(amount.sum() > 0)
-        .then(
-            pl.min_horizontal(amount.filter(is_in).sum(), amount.filter(is_out).sum())
-            / pl.max_horizontal(amount.filter(is_in).sum(), amount.filter(is_out).sum())
-        )
-        .alias("in_out_balance"),
-    ]
+    cash = pl.col(_CASH)
+    in_total, out_total = amt_in.sum(), amt_out.sum()
+    in_count = is_in.sum()
+    out_count = pl.len() - in_count
+    gap = pl.col(_GAP)
     threshold = cfg["reporting_threshold"]
+    unit = cfg["round_unit"]
+    if present[S.MCC]:
+        merchant_row = is_in & pl.col(S.MCC).is_not_null()
+        if present[S.CHANNEL]:
+            merchant_row = merchant_row & (pl.col(S.CHANNEL) == "card").fill_null(False)
+        merchant = (out_count == 0) & (merchant_row.sum() == in_count)
+    else:
+        merchant = pl.lit(False)
+    aggs = [
+        merchant.alias("_merchant"),
+        ts.first().alias("_first_seen"),
+        in_count.alias("in_count"),
+        out_count.alias("out_count"),
+        in_total.alias("in_total"),
+        out_total.alias("out_total"),
+        _ratio(in_total, in_count).alias("in_amount_mean"),
+        _ratio(out_total, out_count).alias("out_amount_mean"),
+        amount.max().alias("amount_max"),
+        _ratio(amount.std(), amount.mean()).alias("amount_cv"),
+        pl.col(_NEW_DAY).sum().alias("active_days"),
+        ((ts.last() - ts.first()).dt.total_seconds() / 86400.0).alias("active_span_days"),
+        _ratio(gap.std(), gap.mean()).alias("burstiness"),
+        _ratio((amt_in * cash).sum(), in_total).alias("cash_in_share"),
+        _ratio((amt_out * cash).sum(), out_total).alias("cash_out_share"),
+        (((amount / unit).round() * unit - amount).abs() < 0.005)
+        .mean()
+        .alias("round_amount_share"),
+        amount.is_between(cfg["under_threshold_share"] * threshold, threshold, closed="left")
+        .mean()
+        .alias("under_threshold_share"),
+        # in/out balance: near 1 when the account passes on what it receives
+        _ratio(
+            pl.min_horizontal(in_total, out_total), pl.max_horizontal(in_total, out_total)
+        ).alias("in_out_balance"),
+    ]
     desc.update(
         in_count="number of incoming transactions",
         out_count="number of outgoing transactions",
@@ -289,7 +374,7 @@ def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
         burstiness="coefficient of variation of the gaps between transactions",
         cash_in_share="share of value received in cash",
         cash_out_share="share of value sent or withdrawn in cash",
-        round_amount_share=f"share of transactions in round multiples of {cfg['round_unit']:,}",
+        round_amount_share=f"share of transactions in round multiples of {unit:,}",
         under_threshold_share=(
             f"share of transactions between {cfg['under_threshold_share']:.0%} of the "
             f"{threshold:,} reporting threshold and the threshold"
@@ -299,7 +384,7 @@ def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
     if has_time_of_day:
         hour = ts.dt.hour()
         night = (hour >= cfg["night_start_hour"]) | (hour < cfg["night_end_hour"])
-        aggs.append(_share(night).alias("night_share"))
+        aggs.append(night.mean().alias("night_share"))
         desc["night_share"] = (
             f"share of transactions between {cfg['night_start_hour']:02d}:00 and "
             f"{cfg['night_end_hour']:02d}:00"
@@ -312,13 +397,7 @@ def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
         desc["cities"] = "distinct cities of branch, ATM or merchant"
     else:
         notices.append(f"cities left out: no {S.LOCATION_CITY} column with data")
-    country_cols = [pl.col(S.LOCATION_COUNTRY)] if present[S.LOCATION_COUNTRY] else []
-    if present[S.FROM_COUNTRY] or present[S.TO_COUNTRY]:
-        country_cols.append(pl.col(_CP_COUNTRY))
-    if country_cols:
-        aggs.append(pl.concat(country_cols).drop_nulls().n_unique().alias("countries"))
-        desc["countries"] = "distinct countries touched (locations and counterparties)"
-    else:
+    if not _countries_present(present):
         notices.append(
             f"countries left out: no {S.LOCATION_COUNTRY}, {S.FROM_COUNTRY} or "
             f"{S.TO_COUNTRY} column with data"
@@ -334,38 +413,49 @@ def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
             elif not present[S.MCC]:
                 continue
             name = f"spend_{basket}_share"
-            aggs.append(_value_share(member, is_out).alias(name))
+            aggs.append(_ratio((amt_out * member).sum(), out_total).alias(name))
             desc[name] = f"share of value sent to {basket.replace('_', ' ')} merchants"
     if not present[S.MCC]:
         notices.append(f"MCC basket shares left out: no {S.MCC} column with data")
-    return legs.group_by(pl.col(_ACC).alias(S.ACCOUNT_ID)).agg(aggs)
+    return legs.group_by(_ACC).agg(aggs)
 
 
-def _burstiness(ts: pl.Expr) -> pl.Expr:
-    gaps = ts.sort().diff().dt.total_seconds().cast(pl.Float64)
-    mean = gaps.mean()
-    return pl.when(mean > 0).then(gaps.std() / mean).otherwise(None)
+def _countries_present(present: dict) -> bool:
+    return present[S.LOCATION_COUNTRY] or present[S.FROM_COUNTRY] or present[S.TO_COUNTRY]
+
+
+def _countries(legs: pl.LazyFrame, present: dict, desc: dict) -> pl.LazyFrame:
+    """Distinct countries touched: where cash and card rows happened, and counterparties'."""
+    columns = [
+        c
+        for c, ok in (
+            (S.LOCATION_COUNTRY, present[S.LOCATION_COUNTRY]),
+            (_CP_COUNTRY, present[S.FROM_COUNTRY] or present[S.TO_COUNTRY]),
+        )
+        if ok
+    ]
+    desc["countries"] = "distinct countries touched (locations and counterparties)"
+    long = pl.concat([legs.select(_ACC, pl.col(c).alias("_c")) for c in columns])
+    return long.drop_nulls().unique().group_by(_ACC).agg(pl.len().alias("countries"))
 
 
 def _counterparties(legs: pl.LazyFrame, desc: dict) -> pl.LazyFrame:
     """Distinct counterparties and concentration (HHI of value) each way."""
-    pairs = legs.group_by(_ACC, _IN, _CP).agg(pl.col(S.AMOUNT).sum().alias("_v"))
-    share = pl.col("_v") / pl.col("_v").sum()
-    per_dir = pairs.group_by(_ACC, _IN).agg(
-        pl.len().alias("_n"),
-        (share**2).sum().alias("_hhi"),
+    pairs = legs.group_by(_ACC, _CP).agg(
+        pl.col(_AMT_IN).sum().alias("_vin"), pl.col(_AMT_OUT).sum().alias("_vout")
     )
+    vin, vout = pl.col("_vin"), pl.col("_vout")
     desc.update(
         in_counterparties="distinct senders",
         out_counterparties="distinct receivers",
         in_concentration="concentration of value received over senders (HHI, 1 = one sender)",
         out_concentration="concentration of value sent over receivers (HHI, 1 = one receiver)",
     )
-    return per_dir.group_by(pl.col(_ACC).alias(S.ACCOUNT_ID)).agg(
-        pl.col("_n").filter(pl.col(_IN)).first().alias("in_counterparties"),
-        pl.col("_n").filter(~pl.col(_IN)).first().alias("out_counterparties"),
-        pl.col("_hhi").filter(pl.col(_IN)).first().alias("in_concentration"),
-        pl.col("_hhi").filter(~pl.col(_IN)).first().alias("out_concentration"),
+    return pairs.group_by(_ACC).agg(
+        (vin > 0).sum().alias("in_counterparties"),
+        (vout > 0).sum().alias("out_counterparties"),
+        _ratio((vin**2).sum(), vin.sum() ** 2).alias("in_concentration"),
+        _ratio((vout**2).sum(), vout.sum() ** 2).alias("out_concentration"),
     )
 
 
@@ -379,100 +469,94 @@ def _fan(legs: pl.LazyFrame, cfg: dict, desc: dict) -> pl.LazyFrame:
         fan_in_max=f"most distinct senders within one {window} window",
         fan_out_max=f"most distinct receivers within one {window} window",
     )
-    return per_window.group_by(pl.col(_ACC).alias(S.ACCOUNT_ID)).agg(
+    return per_window.group_by(_ACC).agg(
         pl.col("_n").filter(pl.col(_IN)).max().alias("fan_in_max"),
         pl.col("_n").filter(~pl.col(_IN)).max().alias("fan_out_max"),
     )
 
 
-def _flow_through(legs: pl.LazyFrame, cfg: dict, desc: dict) -> pl.LazyFrame:
+def _flow_through(legs: pl.DataFrame, cfg: dict, desc: dict) -> pl.DataFrame:
     """Flow-through within each horizon and holding time, under first-in first-out.
 
     Per account, money leaves in the order it arrived. The opening balance
     is unknown, so it is taken as the least that keeps the balance from going
     negative; outflows spend it first. Inflows and outflows at the same
-    timestamp count the inflow first (daily exports cannot order them).
+    timestamp count the inflow first (daily exports cannot order them): the
+    legs come sorted that way. The look-ups are vectorised binary searches
+    over the sorted legs, keyed by (account, time) and (account, value sent on).
     """
-    amount = pl.col(S.AMOUNT)
-    steps = (
-        legs.group_by(_ACC, S.TIMESTAMP)
-        .agg(
-            amount.filter(pl.col(_IN)).sum().alias("_in"),
-            amount.filter(~pl.col(_IN)).sum().alias("_out"),
-        )
-        .sort(_ACC, S.TIMESTAMP)
-        .with_columns(
-            pl.col("_in").cum_sum().over(_ACC).alias("_cin"),
-            pl.col("_out").cum_sum().over(_ACC).alias("_cout"),
-        )
-        .with_columns(
-            (pl.col("_cout") - pl.col("_cin")).max().over(_ACC).clip(lower_bound=0).alias("_open")
-        )
-        # _spent: inflow value sent on by each step (never above what arrived)
-        .with_columns((pl.col("_cout") - pl.col("_open")).alias("_spent"))
-    )
-    inflows = steps.filter(pl.col("_in") > 0).select(
-        _ACC,
-        S.TIMESTAMP,
-        pl.col("_in"),
-        (pl.col("_cin") - pl.col("_in")).alias("_before"),
-        pl.col("_cin").alias("_after"),
-    )
-    spent_by_time = steps.select(_ACC, pl.col(S.TIMESTAMP).alias("_t"), "_spent")
-    result = inflows
     horizons = [int(h) for h in cfg["flow_through_hours"]]
     for h in horizons:
-        key = f"_k{h}"
-        result = (
-            result.with_columns((pl.col(S.TIMESTAMP) + timedelta(hours=h)).alias(key))
-            .sort(_ACC, key)
-            .join_asof(
-                spent_by_time.rename({"_spent": f"_s{h}"}).sort(_ACC, "_t"),
-                left_on=key,
-                right_on="_t",
-                by=_ACC,
-                strategy="backward",
-                check_sortedness=False,
-            )
-            .with_columns(
-                (pl.col(f"_s{h}") - pl.col("_before"))
-                .clip(lower_bound=0)
-                .clip(upper_bound=pl.col("_in"))
-                .fill_null(0)
-                .alias(f"_f{h}")
-            )
-            .drop(key, "_t", f"_s{h}")
-        )
-    # Holding time: from an inflow to the step by which it has all been sent on.
-    # Half a cent of slack absorbs floating-point error in the running sums.
-    spent_by_value = steps.select(
-        _ACC, pl.col(S.TIMESTAMP).alias("_t_done"), pl.col("_spent").alias("_spent_key")
-    ).sort(_ACC, "_spent_key")
-    result = (
-        result.with_columns((pl.col("_after") - 0.005).alias("_need"))
-        .sort(_ACC, "_need")
-        .join_asof(
-            spent_by_value,
-            left_on="_need",
-            right_on="_spent_key",
-            by=_ACC,
-            strategy="forward",
-            check_sortedness=False,
-        )
-        .with_columns(
-            ((pl.col("_t_done") - pl.col(S.TIMESTAMP)).dt.total_seconds() / 3600.0)
-            .clip(lower_bound=0)
-            .alias("_hold")
-        )
-    )
-    aggs = []
-    for h in horizons:
-        name = f"flow_through_{h}h"
-        aggs.append((pl.col(f"_f{h}").sum() / pl.col("_in").sum()).alias(name))
-        desc[name] = f"share of inflow sent on within {h} h"
-    aggs.append(pl.col("_hold").median().alias("holding_hours"))
+        desc[f"flow_through_{h}h"] = f"share of inflow sent on within {h} h"
     desc["holding_hours"] = "median hours until an inflow has been sent on (first in, first out)"
-    return result.group_by(pl.col(_ACC).alias(S.ACCOUNT_ID)).agg(aggs)
+    names = [f"flow_through_{h}h" for h in horizons] + ["holding_hours"]
+    if legs.height == 0:
+        return pl.DataFrame(schema={_ACC: legs.schema[_ACC]} | {c: pl.Float64 for c in names})
+
+    running = legs.select(
+        pl.col(_ACC),
+        pl.col(S.TIMESTAMP).dt.epoch("s").alias("_t"),
+        pl.col(_AMT_IN).alias("_in"),
+        pl.col(_AMT_IN).cum_sum().over(_ACC).alias("_cin"),
+        pl.col(_AMT_OUT).cum_sum().over(_ACC).alias("_cout"),
+    ).with_columns(
+        (pl.col("_cout") - pl.col("_cin")).max().over(_ACC).clip(lower_bound=0).alias("_open"),
+        pl.col("_in").sum().over(_ACC).alias("_total_in"),
+    )
+    acc = running.get_column(_ACC).to_numpy()
+    t = running.get_column("_t").to_numpy().astype(np.int64)
+    a_in = running.get_column("_in").to_numpy()
+    cin = running.get_column("_cin").to_numpy()
+    # inflow value sent on by each leg (opening balance spent first)
+    spent = running.get_column("_cout").to_numpy() - running.get_column("_open").to_numpy()
+    total_in = running.get_column("_total_in").to_numpy()
+    del running
+
+    n = acc.size
+    new_group = np.empty(n, dtype=bool)
+    new_group[0] = True
+    np.not_equal(acc[1:], acc[:-1], out=new_group[1:])
+    group = np.cumsum(new_group) - 1
+    n_groups = int(group[-1]) + 1
+    inflow = np.flatnonzero(a_in > 0)
+    before = cin[inflow] - a_in[inflow]
+
+    # (account, time) as one sortable integer: accounts lie further apart than any horizon
+    t0 = int(t.min())
+    stride = int(t.max()) - t0 + max(horizons, default=0) * 3600 + 1
+    time_key = group.astype(np.int64) * stride + (t - t0)
+    sent_in_time = {}
+    for h in horizons:
+        j = np.searchsorted(time_key, time_key[inflow] + h * 3600, side="right") - 1
+        sent_in_time[h] = np.clip(spent[j] - before, 0.0, a_in[inflow])
+
+    # (account, share of its inflow sent on) as one sorted float key: within an
+    # account the value sent on never falls and never exceeds what arrived.
+    scale = np.where(total_in > 0, total_in, 1.0)
+    value_key = group * 4.0 + np.clip(spent / scale, 0.0, 1.0)
+    # slack absorbs floating-point error in the running sums
+    slack = np.maximum(0.005, 1e-8 * total_in[inflow])
+    need = group[inflow] * 4.0 + np.clip((cin[inflow] - slack) / scale[inflow], 0.0, 1.0)
+    j = np.searchsorted(value_key, need, side="left")
+    found = j < n
+    j = np.minimum(j, n - 1)
+    found &= group[j] == group[inflow]
+    hold = np.where(found, np.maximum(t[j] - t[inflow], 0) / 3600.0, np.nan)
+
+    received = np.bincount(group[inflow], weights=a_in[inflow], minlength=n_groups)
+    out = {_ACC: acc[new_group]}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for h in horizons:
+            sent = np.bincount(group[inflow], weights=sent_in_time[h], minlength=n_groups)
+            out[f"flow_through_{h}h"] = np.where(received > 0, sent / received, np.nan)
+    frame = pl.DataFrame(out).with_columns(pl.col(names[:-1]).fill_nan(None))
+    holding = (
+        pl.DataFrame({_ACC: acc[inflow], "holding_hours": hold})
+        .with_columns(pl.col("holding_hours").fill_nan(None))
+        .group_by(_ACC)
+        .agg(pl.col("holding_hours").median())
+    )
+    return frame.join(holding, on=_ACC, how="left")
 
 
 def _account_table_features(

@@ -1,0 +1,226 @@
+"""Speed and memory of account features and the outlier ensemble; AMLSim yardstick.
+
+    python benchmarks/features_speed.py --rows 1000000            # features + outliers
+    python benchmarks/features_speed.py --rows 5000000 --accounts 500000
+    python benchmarks/features_speed.py --amlsim ../shared/data/amlsim_small
+
+Speed: makes its own transactions with numpy (heavy-tailed account activity,
+a year of timestamps with a time of day, channels, MCCs, cities, countries),
+writes them to a temporary Parquet file and runs each stage in a fresh
+process so its peak memory (VmHWM) is its own:
+
+- ``bare``: ``pl.scan_parquet`` + one group-by (count and sum per sender): the yardstick
+- ``features``: ``account_features`` on the same file
+- ``outliers``: ``detect_outliers`` on the features
+
+Yardstick (``--amlsim``): average precision at account level of the outlier
+score alone (positives: members of ``is_sar=True`` alerts), next to a seeded
+IsolationForest on in/out counts and sums alone. ``accounts.csv`` is not read
+(its ``prior_sar_count`` leaks the labels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from moneytrail import schema as S
+
+
+def make_transactions(rows: int, accounts: int, seed: int = 7) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    # heavy-tailed activity: a few busy accounts, many quiet ones
+    weight = rng.pareto(1.5, accounts) + 1
+    weight /= weight.sum()
+    senders = rng.choice(accounts, size=rows, p=weight)
+    receivers = rng.choice(accounts, size=rows, p=weight)
+    start = np.datetime64("2024-01-01T00:00:00", "us").astype(np.int64)
+    offsets = rng.integers(0, 365 * 86_400_000_000, rows)
+    channel = rng.choice(
+        np.array(S.CHANNELS[:-1]), size=rows, p=[0.08, 0.1, 0.15, 0.4, 0.15, 0.02, 0.02, 0.08]
+    )
+    is_card = channel == "card"
+    is_cash = channel == "cash"
+    merchants = rng.integers(0, max(accounts // 20, 1), rows)
+    ids = np.char.add("AC", np.char.zfill(np.arange(accounts).astype(str), 7))
+    merchant_ids = np.char.add("M", np.char.zfill(merchants.astype(str), 6))
+    deposit = is_cash & (rng.random(rows) < 0.5)
+    from_acc = np.where(deposit, S.CASH_NODE, ids[senders])
+    to_acc = np.where(
+        is_card, merchant_ids, np.where(is_cash & ~deposit, S.CASH_NODE, ids[receivers])
+    )
+    mcc_pool = np.array([5411, 5812, 5814, 7011, 4121, 4511, 7311, 6540, 6051, 4829, 5912, 5999])
+    mcc = np.where(is_card, rng.choice(mcc_pool, rows), -1)
+    cities = np.array([f"city{i}" for i in range(200)])
+    countries = np.array(["US", "CA", "MX", "GB", "DE", "PH", "TH", "RO"])
+    located = is_card | is_cash
+    return (
+        pl.DataFrame(
+            {
+                S.TXN_ID: np.char.add("t", np.arange(rows).astype(str)),
+                S.TIMESTAMP: pl.Series(start + np.sort(offsets)).cast(pl.Datetime("us")),
+                S.AMOUNT: np.round(rng.lognormal(4.5, 1.3, rows), 2),
+                S.FROM_ACCOUNT: from_acc,
+                S.TO_ACCOUNT: to_acc,
+                S.CHANNEL: pl.Series(channel).cast(S.CHANNEL_DTYPE),
+                S.MCC: pl.Series(mcc).cast(pl.Int32).replace(-1, None),
+                S.LOCATION_CITY: rng.choice(cities, rows),
+                S.LOCATION_COUNTRY: rng.choice(countries, rows),
+                S.TO_COUNTRY: pl.Series(rng.choice(countries, rows, p=[0.93] + [0.01] * 7)),
+                "_located": located,
+            }
+        )
+        .with_columns(
+            # branch, ATM or merchant location: cash and card rows only
+            pl.when("_located").then(pl.col(c)).alias(c)
+            for c in (S.LOCATION_CITY, S.LOCATION_COUNTRY)
+        )
+        .drop("_located")
+    )
+
+
+def _peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_stage(stage: str, path: str) -> dict:
+    from moneytrail.features import account_features
+    from moneytrail.outliers import detect_outliers
+
+    t0 = time.perf_counter()
+    out: dict = {"stage": stage}
+    if stage == "bare":
+        df = (
+            pl.scan_parquet(path)
+            .group_by(S.FROM_ACCOUNT)
+            .agg(pl.len(), pl.col(S.AMOUNT).sum())
+            .collect()
+        )
+        out["groups"] = df.height
+    elif stage == "features":
+        fr = account_features(pl.scan_parquet(path))
+        fr.frame.write_parquet(path + ".features.parquet")
+        out["accounts"] = fr.frame.height
+        out["features"] = fr.frame.width - 1
+    elif stage == "outliers":
+        feats = pl.read_parquet(path + ".features.parquet")
+        t0 = time.perf_counter()
+        res = detect_outliers(feats)
+        out["accounts"] = res.scores.height
+        out["evidence"] = res.evidence.height
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    out["peak_mb"] = round(_peak_mb())
+    return out
+
+
+def speed(rows: int, accounts: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "transactions.parquet")
+        t0 = time.perf_counter()
+        make_transactions(rows, accounts).write_parquet(path)
+        print(f"generated {rows:,} rows in {time.perf_counter() - t0:.1f}s", flush=True)
+        results = []
+        for stage in ("bare", "features", "outliers"):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--stage", stage, "--path", path],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results[-1]), flush=True)
+        bare = results[0]["seconds"]
+        print(f"features / bare pass: {results[1]['seconds'] / bare:.1f}x")
+
+
+def amlsim(directory: str) -> None:
+    from pyod.models.iforest import IForest
+    from sklearn.metrics import average_precision_score
+
+    from moneytrail.features import account_features
+    from moneytrail.outliers import detect_outliers
+
+    d = Path(directory)
+    tx = pl.scan_csv(d / "transactions.csv").select(
+        pl.col("tran_id").cast(pl.String).alias(S.TXN_ID),
+        pl.col("tran_timestamp")
+        .str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us")
+        .alias(S.TIMESTAMP),
+        pl.col("base_amt").cast(pl.Float64).alias(S.AMOUNT),
+        pl.col("orig_acct").cast(pl.String).alias(S.FROM_ACCOUNT),
+        pl.col("bene_acct").cast(pl.String).alias(S.TO_ACCOUNT),
+    )
+    alerts = pl.read_csv(d / "alert_accounts.csv").select(
+        pl.col("acct_id").cast(pl.String).alias(S.ACCOUNT_ID), "alert_type", "is_sar"
+    )
+    t0 = time.perf_counter()
+    fr = account_features(tx)
+    t1 = time.perf_counter()
+    res = detect_outliers(fr.frame, descriptions=fr.descriptions)
+    t2 = time.perf_counter()
+    table = res.scores.join(alerts, on=S.ACCOUNT_ID, how="left")
+    y = table["is_sar"].fill_null(False).to_numpy()
+    n_pos = int(alerts["is_sar"].sum())
+    k = 2 * n_pos
+    print(f"accounts {table.height:,}, positives among them {int(y.sum())} (labels: {n_pos})")
+    print(f"features {t1 - t0:.2f}s, outliers {t2 - t1:.2f}s; notices: {fr.notices}")
+    print(f"AP outlier ensemble: {average_precision_score(y, table['outlier_score']):.3f}")
+    for col in [c for c in table.columns if c.endswith("_score") and c != "outlier_score"]:
+        print(f"  AP {col}: {average_precision_score(y, table[col]):.3f}")
+    base = fr.frame.select("in_count", "out_count", "in_total", "out_total").to_numpy()
+    forest = IForest(random_state=0).fit(base)
+    print(
+        f"AP IsolationForest on in/out counts and sums: "
+        f"{average_precision_score(y, forest.decision_scores_):.3f}; base rate {y.mean():.3f}"
+    )
+    top = table.filter(pl.col("outlier_rank") <= k)
+    per_type = (
+        alerts.filter(pl.col("is_sar"))
+        .group_by("alert_type")
+        .agg(pl.len().alias("members"))
+        .join(
+            top.filter(pl.col("is_sar").fill_null(False)).group_by("alert_type").len(),
+            on="alert_type",
+            how="left",
+        )
+        .sort("alert_type")
+    )
+    for typ, members, hit in per_type.iter_rows():
+        print(f"  recall@{k} {typ}: {(hit or 0) / members:.2f}")
+    looks = int((~top["is_sar"].fill_null(True)).sum())
+    print(
+        f"look-alike (is_sar=False) members in top {k}: {looks} of {int((~alerts['is_sar']).sum())}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--accounts", type=int, default=None, help="default: rows / 10")
+    ap.add_argument(
+        "--amlsim", help="an AMLSim output folder (transactions.csv, alert_accounts.csv)"
+    )
+    ap.add_argument("--stage", help=argparse.SUPPRESS)
+    ap.add_argument("--path", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.stage:
+        print(json.dumps(run_stage(args.stage, args.path)))
+    elif args.amlsim:
+        amlsim(args.amlsim)
+    else:
+        speed(args.rows, args.accounts or args.rows // 10)
+
+
+if __name__ == "__main__":
+    main()
