@@ -24,6 +24,7 @@ from moneytrail.rules.sql import (
     parse_window,
     polars_duration,
     sequence_columns,
+    split_aggregate,
     sql_literal,
     substitute,
     template_fields,
@@ -44,6 +45,7 @@ _NTXN = "__n_txns"
 _TXN = "__txn"
 _DEADLINE = "__deadline"
 _OWN_TS = "__own_ts"
+_ROW_INPUT = "__in_"
 
 FIRST_PREFIX = "first_"
 THEN_PREFIX = "then_"
@@ -92,6 +94,10 @@ class CompiledRule:
     match: pl.Expr | None = None
     within: timedelta | None = None
     reason_fields: list[tuple[str, str]] = field(default_factory=list)
+    # What the query runs: row-level inputs computed once per row, and the measures
+    # over them (same results as `measures`, without re-evaluating CASEs per window).
+    row_inputs: list[pl.Expr] = field(default_factory=list)
+    fast_measures: list[pl.Expr] = field(default_factory=list)
 
 
 def compile_rule(rule: Rule, overrides: dict[str, Any] | None = None) -> CompiledRule:
@@ -106,7 +112,18 @@ def compile_rule(rule: Rule, overrides: dict[str, Any] | None = None) -> Compile
         rule=rule, values=values, where=sql_to_expr(rule.where, values, "where")
     )
     for name, text in rule.aggregate.items():
-        compiled.measures[name] = sql_to_expr(text, values, f"aggregate.{name}").alias(name)
+        field_name = f"aggregate.{name}"
+        compiled.measures[name] = sql_to_expr(text, values, field_name, seq).alias(name)
+        split = split_aggregate(text)
+        if split is None:
+            compiled.fast_measures.append(compiled.measures[name])
+            continue
+        func, distinct, inner = split
+        column = f"{_ROW_INPUT}{name}"
+        compiled.row_inputs.append(sql_to_expr(inner, values, field_name, seq).alias(column))
+        compiled.fast_measures.append(
+            sql_to_expr(f"{func}({distinct}{column})", {}, field_name).alias(name)
+        )
     if rule.having:
         compiled.having = sql_to_expr(rule.having, values, "having")
     if rule.strength:
@@ -207,8 +224,10 @@ def _account_query(
 ) -> pl.LazyFrame:
     rule = compiled.rule
     ts = pl.col(S.TIMESTAMP)
+    if compiled.row_inputs:
+        rows = rows.with_columns(compiled.row_inputs)
     aggs = [
-        *compiled.measures.values(),
+        *compiled.fast_measures,
         ts.min().alias(_LO),
         ts.max().alias(_HI),
         start,
@@ -332,7 +351,7 @@ def missing_columns(rule: Rule, present: set[str]) -> list[str]:
     return [name for name in rule.requires if name not in present]
 
 
-def _needs_kyc(rule: Rule) -> bool:
+def needs_kyc(rule: Rule) -> bool:
     return any(
         name.startswith((V.ACCOUNT_PREFIX, V.COUNTERPARTY_PREFIX))
         and name not in (V.ACCOUNT, V.COUNTERPARTY)
@@ -348,16 +367,24 @@ def run_rules(
 ) -> RuleRun:
     """Run every (non-deprecated) rule of ``ruleset`` over the canonical transactions."""
     overrides = rule_overrides(ruleset, params)
-    canon = V.canonical(transactions.lazy())
     kyc = V.canonical_accounts(accounts) if accounts is not None else None
-    present = V.present_columns(canon, kyc)
+    # Read the input once, only the columns the rules use: every rule's query starts
+    # from this in-memory table. (Polars' subplan elimination does not share a file
+    # scan between queries once their different filters are pushed into the scan.)
+    base = (
+        V.canonical(transactions.lazy())
+        .select(V.base_columns(_columns_read(ruleset.rules)))
+        .collect()
+    )
+    present = V.present_columns(base, kyc)
+    canon = base.lazy()
 
     run = RuleRun(evidence=empty_evidence())
     views: dict[str, pl.LazyFrame] = {}
 
     def view_for(rule: Rule) -> pl.LazyFrame:
         name = rule.view
-        if name == "movements" and kyc is not None and _needs_kyc(rule):
+        if name == "movements" and kyc is not None and needs_kyc(rule):
             name = "movements+kyc"
         if name not in views:
             if name == "transactions":
@@ -395,6 +422,23 @@ def run_rules(
     if evidence:
         run.evidence = pl.concat(evidence, how="vertical")
     return run
+
+
+def _columns_read(rules: list[Rule]) -> set[str]:
+    """Canonical columns the running rules may read: their `requires` and reason fields.
+
+    The checker holds every optional column a rule's SQL uses to its `requires`.
+    """
+    names: set[str] = set()
+    for rule in rules:
+        if not rule.runs:
+            continue
+        names.update(rule.requires)
+        try:
+            names.update(name for name, _ in template_fields(rule.reason))
+        except RuleError:
+            continue
+    return names
 
 
 def _error_text(exc: RuleError) -> str:

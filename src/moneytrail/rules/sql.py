@@ -126,6 +126,43 @@ def polars_duration(text: str) -> str:
     return text
 
 
+_AGGREGATE_CALL = re.compile(
+    r"^\s*(sum|count|avg|mean|min|max|median|stddev|variance)\s*\(\s*(DISTINCT\s+)?",
+    re.IGNORECASE,
+)
+
+
+def split_aggregate(sql: str) -> tuple[str, str, str] | None:
+    """``sum(CASE ... END)`` → (``sum``, ``""``, ``CASE ... END``); None if not one call.
+
+    Lets the compiler evaluate the inner row expression once per row and give the
+    rolling window a plain column to aggregate (much faster than evaluating a CASE
+    inside every window). Only a single aggregate call spanning the whole text
+    qualifies; anything else (``max(a) - min(a)``, ``count(*)``) is left as is.
+    """
+    match = _AGGREGATE_CALL.match(sql)
+    if not match:
+        return None
+    depth, in_string, start = 1, False, match.end()
+    for pos in range(start, len(sql)):
+        char = sql[pos]
+        if char == "'":
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                inner = sql[start:pos].strip()
+                if sql[pos + 1 :].strip() or not inner or inner == "*":
+                    return None
+                distinct = "DISTINCT " if match.group(2) else ""
+                return match.group(1).lower(), distinct, inner
+    return None
+
+
 # --------------------------------------------------------------------------
 # Reason templates
 # --------------------------------------------------------------------------

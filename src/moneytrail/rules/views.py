@@ -122,14 +122,17 @@ def view_schema(view: str, with_accounts: bool = True) -> dict[str, pl.DataType]
     return dict(frame.collect_schema())
 
 
-def present_columns(canonical_txns: pl.LazyFrame, accounts: pl.LazyFrame | None) -> set[str]:
-    """Columns that hold at least one value (an all-null column counts as missing).
+def base_columns(rules_columns: set[str]) -> list[str]:
+    """The canonical columns (plus `hour`, `weekday`) a set of rules reads."""
+    wanted = set(ALWAYS_PRESENT_TRANSACTIONS) | (rules_columns & set(VIEW_TRANSACTION_COLUMNS))
+    return [name for name in [*VIEW_TRANSACTION_COLUMNS, HOUR, WEEKDAY] if name in wanted]
 
-    One pass over the transactions; the accounts table is small.
-    """
-    names = list(canonical_txns.collect_schema().names())
-    row = canonical_txns.select([pl.col(n).is_not_null().any() for n in names]).collect()
-    present = {name for name in names if row[name][0]}
+
+def present_columns(base: pl.DataFrame, accounts: pl.LazyFrame | None) -> set[str]:
+    """Columns that hold at least one value (an all-null column counts as missing)."""
+    present = {name for name in base.columns if base[name].null_count() < base.height}
+    if base.height == 0:  # nothing to judge by: no rule is skipped, none can fire
+        present = set(base.columns)
     present |= {ACCOUNT, COUNTERPARTY, DIRECTION}
     if accounts is not None:
         kyc_names = list(KYC_COLUMNS)
