@@ -35,6 +35,8 @@ def run_guarded(call: Callable[[], T]) -> T:
         where = f"{exc.filename}: " if exc.filename else ""
         click.echo(f"error: {where}{exc.strerror or exc}", err=True)
         sys.exit(1)
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise  # usage errors: click prints them and exits 2
     except Exception as exc:
         if os.environ.get("MONEYTRAIL_DEBUG"):
             raise
