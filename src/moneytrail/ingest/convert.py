@@ -18,7 +18,13 @@ import polars as pl
 from moneytrail import schema as S
 from moneytrail.errors import InputError
 from moneytrail.ingest.currencies import VOCABULARIES
-from moneytrail.ingest.profiles import ColumnSpec, Profile, TableSpec, resolve_column
+from moneytrail.ingest.profiles import (
+    ColumnSpec,
+    Profile,
+    TableSpec,
+    detect_profile,
+    resolve_column,
+)
 from moneytrail.ingest.readers import EXTRA, ROW, Source
 
 REASON = "__mt_reason"
@@ -26,6 +32,7 @@ QCOLUMN = "__mt_column"
 QVALUE = "__mt_value"
 _RAW = "__mt_raw_"
 _VAL = "__mt_val_"
+_FAIL = "__mt_fail"
 
 # Timestamps are local time where the money moved, so an explicit offset is
 # dropped rather than converted (converting would move night-time rows).
@@ -129,22 +136,40 @@ def compile_source(
             elif key in ("debit", "credit"):
                 missing_required.append(f"{key} (from {' or '.join(st_spec.sources[0])})")
     if missing_required:
+        guess = detect_profile(header, table=table)
+        hint = (
+            f"this header looks like the {guess.name!r} profile: use --profile {guess.name} "
+            "or leave --profile out"
+            if guess is not None and guess.name != profile.name
+            else "pick the profile that fits this export with --profile "
+            "(see `moneytrail profiles`), or write a profile file for it"
+        )
         raise InputError(
             f"profile {profile.name!r} needs column(s) missing from the header: "
             f"{'; '.join(missing_required)}. Columns found: {', '.join(header) or '(none)'}",
             file=src.path,
-            hint="pick the profile that fits this export with --profile "
-            "(see `moneytrail profiles`), or write a profile file for it",
+            hint=hint,
         )
 
-    # ---- stage 1: raw values (text stripped, empty -> null; typed kept typed)
-    sample_exprs = {}
+    # ---- stage 1: raw values (text, empty -> null; typed kept typed)
+    # Stripping a text column costs about as much as reading it, so only the
+    # columns whose first rows show padding are stripped.
+    head = raw.head(SAMPLE_ROWS).collect()
+    text = _TextRule(
+        padded={
+            c
+            for c in header
+            if head.schema[c] == pl.String
+            and (head[c].str.starts_with(" ") | head[c].str.ends_with(" ")).any()
+        },
+        empty_is_null=src.kind == "csv",
+    )
+    stage1 = {}
     for target, col in resolved.items():
-        sample_exprs[raw_name(target)] = _raw_expr(col, names[target], raw_schema)
-    st_raw = {key: _text(pl.col(name), raw_schema[name]) for key, name in st_names.items()}
-    for key, expr in st_raw.items():
-        sample_exprs[raw_name("st_" + key)] = expr
-    staged = raw.with_columns(**sample_exprs)
+        stage1[raw_name(target)] = _raw_expr(col, names[target], raw_schema, text)
+    for key, name in st_names.items():
+        stage1[raw_name("st_" + key)] = text(name, raw_schema[name])
+    staged = raw.with_columns(**stage1)
 
     # Formats are tried only if they fit the first rows: each failing format
     # costs a full parse of the column at millions of rows.
@@ -155,11 +180,7 @@ def compile_source(
         and not c.is_constant
         and c.step is None
     ]
-    sample = (
-        staged.select([raw_name(t) for t in date_targets]).head(SAMPLE_ROWS).collect()
-        if date_targets
-        else None
-    )
+    sample = head.lazy().with_columns(**stage1).collect() if date_targets else None
 
     # ---- stage 2: converted values and their checks
     values: dict[str, pl.Expr] = {}
@@ -171,8 +192,10 @@ def compile_source(
         raw_dtype = staged.collect_schema()[raw_name(target)]
         value_text = r.cast(pl.String)
         fmt_sample = sample[raw_name(target)] if target in date_targets else None
+        # checks read the converted column, so a conversion runs once per row
+        target_checks_on = pl.col(val_name(target))
         value, target_checks = _convert(
-            target, col, r, raw_dtype, dtype, label, value_text, fmt_sample
+            target, col, r, raw_dtype, dtype, label, value_text, fmt_sample, target_checks_on
         )
         is_required = target in required or col.required
         if is_required:
@@ -209,25 +232,29 @@ def compile_source(
     for target_checks in checks.values():
         ordered.extend(target_checks)
 
-    reason = column = value = None
-    for check in ordered:
-        cond = check.failed.fill_null(False)
-        if reason is None:
-            reason = pl.when(cond).then(pl.lit(check.reason))
-            column = pl.when(cond).then(pl.lit(check.column))
-            value = pl.when(cond).then(check.value)
-        else:
-            reason = reason.when(cond).then(pl.lit(check.reason))
-            column = column.when(cond).then(pl.lit(check.column))
-            value = value.when(cond).then(check.value)
-    if reason is None:
-        reason_exprs = [pl.lit(None, pl.String).alias(n) for n in (REASON, QCOLUMN, QVALUE)]
-    else:
+    # The index of the first failing check is computed once; reason, column
+    # and value are looked up from it.
+    if ordered:
+        first_fail = pl.when(ordered[0].failed.fill_null(False)).then(pl.lit(0, pl.Int32))
+        for i, check in enumerate(ordered[1:], start=1):
+            first_fail = first_fail.when(check.failed.fill_null(False)).then(pl.lit(i, pl.Int32))
+        staged = staged.with_columns(first_fail.alias(_FAIL))
+        fail = pl.col(_FAIL)
+        indices = list(range(len(ordered)))
+        value = pl.lit(None, pl.String)
+        for i, check in reversed(list(enumerate(ordered))):
+            value = pl.when(fail == i).then(check.value.cast(pl.String)).otherwise(value)
         reason_exprs = [
-            reason.otherwise(pl.lit(None, pl.String)).alias(REASON),
-            column.otherwise(pl.lit(None, pl.String)).alias(QCOLUMN),
-            value.otherwise(pl.lit(None, pl.String)).cast(pl.String).alias(QVALUE),
+            fail.replace_strict(indices, [c.reason for c in ordered], return_dtype=pl.String).alias(
+                REASON
+            ),
+            fail.replace_strict(indices, [c.column for c in ordered], return_dtype=pl.String).alias(
+                QCOLUMN
+            ),
+            pl.when(fail.is_not_null()).then(value).alias(QVALUE),
         ]
+    else:
+        reason_exprs = [pl.lit(None, pl.String).alias(n) for n in (REASON, QCOLUMN, QVALUE)]
 
     out = []
     for target, dtype in target_schema.items():
@@ -254,15 +281,24 @@ def _label(col: ColumnSpec, found: list[str], profile: Profile) -> str:
     return "+".join(found)
 
 
-def _text(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Text of a source column: stripped, empty -> null."""
-    if dtype != pl.String:
-        expr = expr.cast(pl.String)
-    stripped = expr.str.strip_chars()
-    return pl.when(stripped.str.len_bytes() > 0).then(stripped)
+@dataclass
+class _TextRule:
+    padded: set[str]  # columns to strip
+    empty_is_null: bool  # the reader already turned empty strings into nulls
+
+    def __call__(self, name: str, dtype: pl.DataType) -> pl.Expr:
+        """Text of a source column, empty -> null."""
+        expr = pl.col(name)
+        if dtype != pl.String:
+            expr = expr.cast(pl.String)
+        elif name in self.padded:
+            expr = expr.str.strip_chars()
+        elif self.empty_is_null:
+            return expr
+        return expr.replace("", None)
 
 
-def _raw_expr(col: ColumnSpec, found: list[str], raw_schema) -> pl.Expr:
+def _raw_expr(col: ColumnSpec, found: list[str], raw_schema, text: _TextRule) -> pl.Expr:
     if col.is_constant:
         return pl.lit(None if col.value is None else str(col.value), pl.String)
     if col.template is not None:
@@ -271,7 +307,7 @@ def _raw_expr(col: ColumnSpec, found: list[str], raw_schema) -> pl.Expr:
         for part in col.template:
             if isinstance(part, tuple):
                 name = next(refs)
-                parts.append(_text(pl.col(name), raw_schema[name]))
+                parts.append(text(name, raw_schema[name]))
             else:
                 parts.append(pl.lit(part))
         # a missing part makes the whole value missing (a bank without account is no node)
@@ -279,7 +315,7 @@ def _raw_expr(col: ColumnSpec, found: list[str], raw_schema) -> pl.Expr:
     name = found[0]
     dtype = raw_schema[name]
     if dtype == pl.String or col.mapping is not None:
-        return _text(pl.col(name), dtype)
+        return text(name, dtype)
     return pl.col(name)  # typed source (Parquet, NDJSON): converted directly
 
 
@@ -292,19 +328,18 @@ def _apply_map(col: ColumnSpec, r: pl.Expr) -> pl.Expr:
     return r.str.to_lowercase().replace_strict(keys, vals, default=fallback, return_dtype=pl.String)
 
 
-def _convert(target, col, r, raw_dtype, dtype, label, value_text, fmt_sample):
-    """(value expression, checks) for one canonical column."""
+def _convert(target, col, r, raw_dtype, dtype, label, value_text, fmt_sample, v):
+    """(value expression, checks) for one canonical column; checks read ``v``,
+    the column the value expression is stored in."""
     checks: list[Check] = []
     is_text = raw_dtype == pl.String
 
-    def unparseable(value: pl.Expr, what: str | None = None) -> Check:
-        return Check(
-            r.is_not_null() & value.is_null(), f"unparseable {what or target}", label, value_text
-        )
+    def unparseable() -> Check:
+        return Check(r.is_not_null() & v.is_null(), f"unparseable {target}", label, value_text)
 
     if isinstance(dtype, (pl.Datetime, pl.Date)):
         value = _parse_datetime(col, r, raw_dtype, dtype, fmt_sample)
-        checks.append(unparseable(value))
+        checks.append(unparseable())
         return value, checks
 
     if dtype == pl.Float64:
@@ -318,9 +353,9 @@ def _convert(target, col, r, raw_dtype, dtype, label, value_text, fmt_sample):
         else:
             value = r.cast(pl.Float64, strict=False)
         value = pl.when(value.is_finite()).then(value)
-        checks.append(unparseable(value))
+        checks.append(unparseable())
         if target == S.AMOUNT:
-            checks.append(Check(value <= 0, "amount not positive", label, value_text))
+            checks.append(Check(v <= 0, "amount not positive", label, value_text))
         return value, checks
 
     if dtype in (pl.Int32, pl.Int64):
@@ -328,7 +363,7 @@ def _convert(target, col, r, raw_dtype, dtype, label, value_text, fmt_sample):
         lo, hi = _INT_RANGES.get(target, (-math.inf, math.inf))
         ok = (whole == whole.round(0)) & whole.is_between(lo, hi)
         value = pl.when(ok).then(whole).cast(dtype)
-        checks.append(unparseable(value))
+        checks.append(unparseable())
         return value, checks
 
     if dtype == pl.Boolean:
@@ -340,7 +375,7 @@ def _convert(target, col, r, raw_dtype, dtype, label, value_text, fmt_sample):
         else:
             num = r.cast(pl.Float64, strict=False)
             value = pl.when(num == 1).then(True).when(num == 0).then(False)
-        checks.append(unparseable(value))
+        checks.append(unparseable())
         return value, checks
 
     # text columns (strings and the channel enum)
@@ -348,19 +383,21 @@ def _convert(target, col, r, raw_dtype, dtype, label, value_text, fmt_sample):
     if target == S.CHANNEL:
         value = value.str.to_lowercase()
         known = value.is_in(list(S.CHANNELS))
-        checks.append(Check(value.is_not_null() & ~known, "unknown channel", label, value_text))
+        checks.append(Check(r.is_not_null() & v.is_null(), "unknown channel", label, value_text))
         return pl.when(known).then(value), checks
     if target == S.HOLDER_TYPE:
         value = value.str.to_lowercase()
         known = value.is_in(list(S.HOLDER_TYPES))
-        checks.append(Check(value.is_not_null() & ~known, "unknown holder_type", label, value_text))
+        checks.append(
+            Check(r.is_not_null() & v.is_null(), "unknown holder_type", label, value_text)
+        )
         return pl.when(known).then(value), checks
     if col.vocabulary is not None:
         value = value.str.to_uppercase()
         vocab = sorted(VOCABULARIES[col.vocabulary])
         what = "currency" if target == S.CURRENCY else target
         checks.append(
-            Check(value.is_not_null() & ~value.is_in(vocab), f"unknown {what}", label, value_text)
+            Check(v.is_not_null() & ~v.is_in(vocab), f"unknown {what}", label, value_text)
         )
     return value, checks
 
@@ -390,12 +427,15 @@ def _parse_datetime(col, r, raw_dtype, dtype, fmt_sample):
             strip_offset = bool(sample.str.contains(_OFFSET).any())
             if strip_offset:
                 sample = sample.str.replace(_OFFSET, "")
-            fitting = [
-                f
-                for f in candidates
-                if sample.str.to_datetime(f, strict=False, time_unit="us").null_count()
-                < len(sample)
-            ]
+            # the fewest formats, in profile order, that parse the sample
+            fitting = []
+            for f in candidates:
+                ok = sample.str.to_datetime(f, strict=False, time_unit="us").is_not_null()
+                if ok.any():
+                    fitting.append(f)
+                    sample = sample.filter(~ok)
+                    if sample.is_empty():
+                        break
             candidates = fitting or candidates
     if strip_offset:
         text = text.str.replace(_OFFSET, "")

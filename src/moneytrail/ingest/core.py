@@ -79,7 +79,7 @@ def _as_profile(profile: str | Path | Profile | None) -> Profile | None:
 
 
 def _no_profile_error(src: Source, table: str) -> InputError:
-    what = "transactions" if table == "transactions" else "accounts table"
+    what = "transaction export" if table == "transactions" else "accounts table"
     return InputError(
         f"no built-in profile recognises this {what}. "
         f"Columns found: {', '.join(src.header) or '(none)'}",
@@ -147,9 +147,12 @@ def _quarantine_view(frame: pl.LazyFrame, file_col: str, row_col: str) -> pl.Laz
 
 
 def _mark_duplicates(frame: pl.LazyFrame, key: str, reason: str) -> pl.LazyFrame:
-    """Quarantine every accepted row whose key an earlier accepted row already has."""
-    accepted = pl.col(REASON).is_null()
-    repeat = accepted & ~pl.col(key).is_first_distinct().over(accepted)
+    """Quarantine every otherwise good row whose key an earlier row already has.
+
+    The earlier row may itself be quarantined for another reason: the id was
+    taken either way, and a partition by validity would double the cost.
+    """
+    repeat = pl.col(REASON).is_null() & ~pl.col(key).is_first_distinct()
     return frame.with_columns(
         pl.when(repeat).then(pl.lit(reason)).otherwise(pl.col(REASON)).alias(REASON),
         pl.when(repeat).then(pl.lit(key)).otherwise(pl.col(QCOLUMN)).alias(QCOLUMN),
