@@ -183,18 +183,25 @@ def plant_benign(b: Builder, pop: Population) -> dict[str, np.ndarray]:
         city = _elsewhere(b, rng, pop.home[acct], 0.05)
         m = b.local_merchant(key, city, rng)
         kind = "evening" if key == "bar" else "day"
-        b.card(b.clock(day, rng, kind), node[acct], m, b.ticket(m, rng))
+        b.card(_when(b, rng, day, kind, g[acct]), node[acct], m, b.ticket(m, rng))
     for key, by_group in online_rate.items():
         per_day = np.zeros(n)
         for grp, r in by_group.items():
             per_day[g == GROUP_CODE[grp]] = r
         accts = np.flatnonzero(per_day > 0)
         who, day = _rows(rng, accts, per_day[accts] * SPEND_SCALE, days)
+        acct = accts[who]
         m = b.online_merchant(key, len(who), rng)
         amount = b.ticket(m, rng)
         if key == "giftcards":
             amount = rng.choice([25.0, 50.0, 100.0], len(who))
-        b.card(b.clock(day, rng, "day"), node[accts[who]], m, amount)
+        # a ride or a delivery happens where the customer is, not at the app's seat
+        city = (_elsewhere(b, rng, pop.home[acct], 0.05) if key in ("rideshare", "food_delivery")
+                else b.m_city[m])
+        b.add(_when(b, rng, day, "day", g[acct]), amount, node[acct], b.m_node[m], "card",
+              merchant=m, city=city)
+    _habits(b, b.rng("habits"), pop, adults)
+    _wires(b, b.rng("wires"), pop, adults)
 
     # --------------------------------------------------------------- cash
     rng = b.rng("cash")
@@ -243,6 +250,12 @@ def plant_benign(b: Builder, pop: Population) -> dict[str, np.ndarray]:
         who, day = _periodic(rng, teens, 7, days)
         b.add(b.clock(day, rng, "evening"), rng.choice([10., 15., 20., 25., 30., 40.], len(who)),
               node[parent[who]], node[teens[who]], "p2p", memo=b.text("allowance"))
+    # teens: now and then a gift card pushed onto the account
+    gifted = teens[rng.random(len(teens)) < 0.3]
+    who, day = _rows(rng, gifted, 1 / 45, days)
+    prepaid = b.external("prepaid programme", 2, bank="PREPAID")
+    b.add(b.clock(day, rng, "evening"), rng.choice([25.0, 50.0, 100.0], len(who)),
+          prepaid[who % 2], node[gifted[who]], "p2p", memo=b.text("prepaid card transfer"))
     # students: a monthly allowance from family at another bank
     fam = b.external("X:FAM", max(5, len(students)))
     who, day = _monthly(b, rng, students, 1, 5)
@@ -303,6 +316,67 @@ def plant_benign(b: Builder, pop: Population) -> dict[str, np.ndarray]:
     _cash_businesses(b, b.rng("cash-business"), pop)
     _landlords(b, b.rng("landlord"), pop)
     return {"employers": employers, "p2p_clients": clients_ext, "landlords": landlords_ext}
+
+
+def _when(b: Builder, rng, day: np.ndarray, kind: str, group: np.ndarray) -> np.ndarray:
+    """Event times; night-shift workers shop at any hour."""
+    ts = b.clock(day, rng, kind)
+    night = group == GROUP_CODE["night_worker"]
+    if night.any():
+        ts[night] = b.clock(day[night], rng, "any")
+    return ts
+
+
+def _habits(b: Builder, rng, pop: Population, adults: np.ndarray) -> None:
+    """Legitimate minorities whose spend touches the indicator merchant codes:
+    crypto savers, prepaid-card users, dating and adult-site subscribers, VPN
+    users, people selling things on classified boards, the odd jewellery buy."""
+    node = pop.node
+    young = adults[pop.age[adults] < 60]
+    men = adults[~pop.female[adults]]
+    habits = (  # (merchant key, who, share of them, events per month, amount or None)
+        ("crypto", adults[pop.age[adults] < 55], 0.06, 1.5, None),
+        ("prepaid", adults, 0.03, 1.0, (50.0, 100.0, 200.0)),
+        ("escort_ads", adults, 0.01, 0.6, None),  # selling a sofa on a classified board
+        ("adult", men, 0.03, 3.0, None),
+        ("vpn", adults, 0.06, 1.0, None),
+        ("jewellery", adults, 0.01, 0.3, None),
+    )
+    for key, pool, share, per_month, fixed in habits:
+        users = pool[rng.random(len(pool)) < share]
+        who, day = _rows(rng, users, per_month / 30.0, b.days)
+        m = b.online_merchant(key, len(who), rng)
+        amount = (b.ticket(m, rng) if fixed is None
+                  else rng.choice(np.array(fixed), len(who)))
+        kind = "evening" if key in ("adult", "escort_ads") else "day"
+        b.card(b.clock(day, rng, kind), node[users[who]], m, amount)
+    # dating-site subscriptions: the same boards escort ads use (MCC 7273)
+    daters = young[rng.random(len(young)) < 0.05]
+    who, day = _monthly(b, rng, daters, 1, 28)
+    dating = b.online["escort_ads"][b.m_mcc[b.online["escort_ads"]] == 7273]
+    m = dating[rng.integers(0, len(dating), len(who))]
+    b.card(b.clock(day, rng, "evening"), node[daters[who]], m, b.m_median[m])
+
+
+_WIRE_OUT_MEMOS = ("car purchase", "tuition", "closing costs", "loan repayment", "invoice",
+                   "deposit", "consulting", "services", "goods", "repayment", "payment", "",
+                   "")
+_WIRE_IN_MEMOS = ("inheritance", "bonus", "loan", "refund", "sale proceeds", "", "")
+
+
+def _wires(b: Builder, rng, pop: Population, adults: np.ndarray) -> None:
+    """Occasional large wires in and out: cars, tuition, house closings, family loans."""
+    node = pop.node
+    others = b.external("wire counterparty", max(20, len(adults) // 10))
+    for direction, rate, median, memos in (("out", 1 / 300, 3500, _WIRE_OUT_MEMOS),
+                                           ("in", 1 / 400, 2500, _WIRE_IN_MEMOS)):
+        who, day = _rows(rng, adults, rate, b.days)
+        amount = np.round(rng.lognormal(np.log(median), 0.9, len(who)), 0)
+        other = others[rng.integers(0, len(others), len(who))]
+        codes = b.text_codes(memos)
+        memo = codes[rng.integers(0, len(codes), len(who))]
+        src, dst = (node[adults[who]], other) if direction == "out" else (other, node[adults[who]])
+        b.add(b.clock(day, rng, "business"), amount, src, dst, "wire", memo=memo)
 
 
 def _trips(b: Builder, rng, pop: Population, travellers: np.ndarray, rate: float,
@@ -386,9 +460,12 @@ def _cash_businesses(b: Builder, rng, pop: Population) -> None:
     # suppliers weekly, rent monthly, advertising monthly, owner draw monthly
     suppliers = b.external("X:SUP", max(5, len(biz) // 3))
     who, day = _periodic(rng, biz, 7, days, jitter=1)
-    b.add(b.clock(day, rng, "business"), turnover[who] * 0.3 / 52 * rng.lognormal(0, .2, len(who)),
-          node[biz[who]], suppliers[rng.integers(0, len(suppliers), len(who))],
-          "ach", memo=b.text("INVOICE"))
+    by_wire = rng.random(len(who)) < 0.2  # some suppliers want a wire
+    amount = turnover[who] * 0.3 / 52 * rng.lognormal(0, .2, len(who))
+    supplier = suppliers[rng.integers(0, len(suppliers), len(who))]
+    for channel, sel in (("ach", ~by_wire), ("wire", by_wire)):
+        b.add(b.clock(day[sel], rng, "business"), amount[sel], node[biz[who[sel]]],
+              supplier[sel], channel, memo=b.text("INVOICE"))
     landlords = b.external("X:CRE", max(3, len(biz) // 4))
     who, day = _monthly(b, rng, biz, 1, 3)
     b.add(b.clock(day, rng, "business"), np.round(turnover * 0.08 / 12 / 50)[who] * 50,

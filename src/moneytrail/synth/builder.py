@@ -21,6 +21,7 @@ from moneytrail.synth import catalog as C
 DAY = 86_400
 HOUR = 3_600
 NONE = -1  # "no value" in integer-coded columns
+_ID_STRIDE = 7_919_953  # coprime with 9,000,000: scatters external ids without collisions
 
 _CHANNEL_CODE = {name: i for i, name in enumerate(S.CHANNELS)}
 _CHUNK_FIELDS = ("ts", "amount", "src", "dst", "channel", "mcc", "merchant", "city", "memo",
@@ -75,7 +76,7 @@ class Builder:
         self.city_weights = w / w.sum()
         self.chunks: list[Chunk] = []
         self.cases: list[Case] = []
-        self._external_count: dict[str, int] = {}
+        self._n_external = 0
         self.cash = self.add_nodes([S.CASH_NODE], country=None, bank=None)[0]
         self._build_merchants()
 
@@ -119,14 +120,21 @@ class Builder:
         for n, cc in zip(nodes.tolist(), countries, strict=True):
             self.node_country[n] = self.text(cc)
 
-    def external(self, prefix: str, n: int, country: str = C.HOME_COUNTRY,
+    def external(self, kind: str, n: int, country: str = C.HOME_COUNTRY,
                  bank: str | None = None) -> np.ndarray:
-        """n external counterparties (other banks, or abroad) with fresh ids."""
-        base = self._external_count.get(prefix, 0)
-        self._external_count[prefix] = base + n
-        nodes = self.add_nodes([f"{prefix}{base + i:06d}" for i in range(n)], country, bank)
+        """n counterparties outside the bank (other banks, or abroad) with fresh ids.
+
+        ``kind`` (employer, landlord, ...) is for the reader of the code only: the
+        ids never reveal it, so no detector can learn a role from an id. Ids are
+        scattered over the number space; foreign ones carry their country."""
+        del kind
+        base = self._n_external
+        self._n_external += n
+        numbers = (np.arange(base, base + n, dtype=np.int64) * _ID_STRIDE) % 9_000_000 + 1_000_000
+        head = "X:" if country == C.HOME_COUNTRY else f"F:{country}:"
+        nodes = self.add_nodes([f"{head}{x:07d}" for x in numbers.tolist()], country, bank)
         if bank is None:  # accounts at other banks, spread over them
-            banks = self.rng("external-bank", prefix, base).integers(0, len(C.OTHER_BANKS), n)
+            banks = self.rng("external-bank", base).integers(0, len(C.OTHER_BANKS), n)
             codes = [self.text(b) for b in C.OTHER_BANKS]
             for node, b in zip(nodes.tolist(), banks.tolist(), strict=True):
                 self.node_bank[node] = codes[b]

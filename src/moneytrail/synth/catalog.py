@@ -213,7 +213,8 @@ FRONT_BUSINESS_NAMES = ("Relax Spa", "Asian Massage", "Oriental Day Spa", "Lotus
 BENIGN_P2P_MEMOS = (
     "dinner", "thanks!", "rent share", "utilities", "groceries", "birthday gift", "concert",
     "gas money", "movie night", "brunch", "for the tickets", "split bill", "coffee", "pizza",
-    "uber", "happy birthday", "lunch", "vacation share", "Netflix share", "", "", "", "",
+    "uber", "happy birthday", "lunch", "vacation share", "Netflix share", "thanks", "payment",
+    "sorry!", "help with bills", "", "", "", "", "",
 )
 GIG_MEMOS = (
     "dog walking", "haircut", "tutoring", "house cleaning", "braids", "lawn mowing",
@@ -221,7 +222,7 @@ GIG_MEMOS = (
 )
 REMITTANCE_MEMOS = (
     "family support", "for mom", "school fees", "household", "medicine for dad",
-    "allowance", "for the kids", "", "",
+    "allowance", "for the kids", "medical bills", "gift", "uniforms", "help", "load", "", "",
 )
 # Escort-related memos for collector payments (FINTRAC 2021 G-29/G-30, 2016 P-11):
 # agency names, aliases in brackets after an address, emoji and code words.

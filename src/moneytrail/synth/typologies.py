@@ -452,9 +452,16 @@ def sextortion_collector(p: Planter, case: int, rng, k: float) -> None:
     # payments in quick succession: minutes to hours apart
     ts = start[who] + (step * rng.uniform(0.2, 3.0, len(who)) * HOUR).astype(np.int64)
     amount = np.round(rng.uniform(25, 250, len(who)) * (1 + 0.5 * step), 0)
-    topped = rng.random(len(who)) < 0.5  # cash put on the account just before
-    b.add(ts[topped] - int(0.5 * HOUR), amount[topped], b.cash, p.node(payers[who[topped]]),
-          "cash", city=p.pop.home[payers[who[topped]]], case=case)
+    # funded just before: pushed from a prepaid card, or cash put on at an ATM
+    funding = rng.choice(3, len(who), p=[0.35, 0.25, 0.4])
+    before = ts - (rng.uniform(0.1, 1.5, len(who)) * HOUR).astype(np.int64)
+    prepaid = b.external("X:PPD", 1, bank="PREPAID")
+    sel = funding == 0
+    b.add(before[sel], amount[sel], prepaid, p.node(payers[who[sel]]), "p2p",
+          memo=b.text("prepaid card transfer"), case=case)
+    sel = funding == 1
+    b.add(before[sel], amount[sel], b.cash, p.node(payers[who[sel]]), "cash",
+          city=p.pop.home[payers[who[sel]]], case=case)
     memos = b.text_codes(C.SEXTORTION_MEMOS)
     b.add(ts, amount, p.node(payers[who]), p.node(coll), "p2p",
           memo=memos[rng.integers(0, len(memos), len(who))], case=case)
