@@ -239,3 +239,28 @@ def test_accepts_an_eager_frame_and_an_empty_table():
     empty = account_features(txns([]))
     assert empty.frame.height == 0
     assert S.ACCOUNT_ID in empty.frame.columns
+
+
+def test_daily_timestamps_count_same_day_inflow_as_arriving_first():
+    # an export with dates only: the outflow is listed before the inflow of the same day
+    fr = account_features(
+        txns(
+            [("M", "R", 1000, 0), ("S", "M", 1000, 0), ("S", "M", 500, 48)],
+            t0=datetime(2024, 3, 1),
+        )
+    )
+    m = row(fr, "M")
+    assert m["flow_through_24h"] == pytest.approx(1000 / 1500)
+    assert m["holding_hours"] == pytest.approx(0.0)  # median of [0, never] → the one known
+    assert m["active_days"] == 2
+
+
+def test_many_accounts_do_not_mix_in_running_sums():
+    # interleaved accounts: each passes on exactly half of what it receives, 1 h later
+    rows = []
+    for i in range(50):
+        rows += [(f"S{i}", f"M{i}", 100 + i, i), (f"M{i}", f"R{i}", (100 + i) / 2, i + 1)]
+    got = account_features(txns(rows)).frame.filter(pl.col(S.ACCOUNT_ID).str.starts_with("M"))
+    assert got.height == 50
+    assert got["flow_through_24h"].to_list() == pytest.approx([0.5] * 50)
+    assert got["holding_hours"].null_count() == 50
