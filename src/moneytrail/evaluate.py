@@ -23,7 +23,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from moneytrail import schema as S
 from moneytrail.errors import InputError
-from moneytrail.labels import NON_CORE_ROLES, Labels, read_labels
+from moneytrail.labels import LOOKALIKE_GROUP, NON_CORE_ROLES, Labels, read_labels
 
 __all__ = [
     "DEFAULT_KS",
@@ -195,7 +195,7 @@ def evaluate(
         cases=_case_table(positives),
         case_summary=_case_summary(positives, ks),
         codes=_code_table(table, n_positives, k_2x),
-        diagnostics=_diagnostics(table, positives, k_2x),
+        diagnostics=_diagnostics(table, positives, labels.lookalikes, k_2x),
         features=_feature_table(features, labels) if features is not None else [],
     )
 
@@ -407,7 +407,9 @@ def _share_of_codes(frame: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _diagnostics(table: pl.DataFrame, positives: pl.DataFrame, k_2x: int) -> dict[str, Any]:
+def _diagnostics(
+    table: pl.DataFrame, positives: pl.DataFrame, lookalikes: pl.DataFrame, k_2x: int
+) -> dict[str, Any]:
     """Which codes the hits and the misses at k = 2x positives carry, per typology.
 
     The detector authors' view: a typology whose misses carry no evidence needs a
@@ -443,8 +445,23 @@ def _diagnostics(table: pl.DataFrame, positives: pl.DataFrame, k_2x: int) -> dic
         "lookalikes_in_top": {
             "n": lookalikes_top.height,
             "codes": _share_of_codes(lookalikes_top),
+            "groups": _lookalike_groups(table, lookalikes, k_2x),
         },
     }
+
+
+def _lookalike_groups(table: pl.DataFrame, lookalikes: pl.DataFrame, k: int) -> list[dict]:
+    """Per benign look-alike group: how many of its accounts land in the top k."""
+    if lookalikes.height == 0:
+        return []
+    return (
+        lookalikes.join(table.select(S.LB_ACCOUNT, _RANK), on=S.LB_ACCOUNT, how="left")
+        .group_by(LOOKALIKE_GROUP)
+        .agg(pl.len().alias("accounts"), _in_top(k).sum().alias("in_top"))
+        .with_columns((pl.col("in_top") / pl.col("accounts")).alias("share_in_top"))
+        .sort(["in_top", LOOKALIKE_GROUP], descending=[True, False])
+        .to_dicts()
+    )
 
 
 def _feature_table(features: pl.DataFrame, labels: Labels) -> list[dict[str, Any]]:

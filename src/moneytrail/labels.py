@@ -47,7 +47,7 @@ _AMLSIM_ACCOUNT = "acct_id"
 _AMLSIM_SAR = "is_sar"
 _AMLSIM2019_NODE = "nodeid"
 _AMLSIM2019_FRAUD = "isFraud"
-_LOOKALIKE_GROUP = "group"
+LOOKALIKE_GROUP = "group"  # lookalikes.csv: which benign group
 _AMLWORLD_HEADER_START = ("Timestamp", "From Bank", "Account", "To Bank", "Account")
 _AMLWORLD_LABEL = "Is Laundering"
 _AMLWORLD_N_FIELDS = 11
@@ -77,7 +77,7 @@ LABEL_SCHEMA = {
     S.LB_TYPOLOGY: pl.String(),
     S.LB_ROLE: pl.String(),
 }
-LOOKALIKE_SCHEMA = {S.LB_ACCOUNT: pl.String(), _LOOKALIKE_GROUP: pl.String()}
+LOOKALIKE_SCHEMA = {S.LB_ACCOUNT: pl.String(), LOOKALIKE_GROUP: pl.String()}
 
 
 @dataclass
@@ -276,9 +276,9 @@ def _read_generator(path: Path) -> Labels:
         _require(raw, (S.LB_ACCOUNT,), beside)
         lookalikes = raw.select(
             pl.col(S.LB_ACCOUNT),
-            (pl.col(_LOOKALIKE_GROUP) if _LOOKALIKE_GROUP in raw.columns else pl.lit("lookalike"))
+            (pl.col(LOOKALIKE_GROUP) if LOOKALIKE_GROUP in raw.columns else pl.lit("lookalike"))
             .cast(pl.String)
-            .alias(_LOOKALIKE_GROUP),
+            .alias(LOOKALIKE_GROUP),
         )
     return Labels(positives=_positives_frame(df), lookalikes=lookalikes)
 
@@ -302,7 +302,7 @@ def _read_amlsim(path: Path) -> Labels:
     lookalikes = df.filter(~pl.col(_AMLSIM_SAR)).select(
         pl.col(_AMLSIM_ACCOUNT).alias(S.LB_ACCOUNT),
         (normalise_typology(pl.col(_AMLSIM_TYPE)) + pl.lit(" (is_sar=False alert)")).alias(
-            _LOOKALIKE_GROUP
+            LOOKALIKE_GROUP
         ),
     )
     return Labels(positives=positives, lookalikes=lookalikes)

@@ -10,7 +10,7 @@ from rich.table import Table
 from moneytrail.cli.common import out
 from moneytrail.errors import InputError
 from moneytrail.evaluate import DEFAULT_KS, Evaluation, evaluate_outdir
-from moneytrail.labels import KINDS
+from moneytrail.labels import KINDS, LOOKALIKE_GROUP
 
 # The CLI prints the worst cases and the most telling features, not all of them;
 # --json carries everything.
@@ -39,7 +39,7 @@ def _num(value, digits: int = 3) -> str:
     return str(value)
 
 
-def render(ev: Evaluation) -> None:
+def render(ev: Evaluation, all_cases: bool = False) -> None:
     """Print an evaluation as tables on stdout."""
     head = Table(title="Detection quality (account level)", title_justify="left")
     head.add_column("measure")
@@ -93,13 +93,15 @@ def render(ev: Evaluation) -> None:
             f"{_num(summary['median_best_core_rank'], 0)}; worst "
             f"{_num(summary['worst_best_core_rank'])}; unranked {summary['cases_unranked']}"
         )
+        shown = ev.cases[::-1] if all_cases else ev.cases[::-1][:SHOWN_CASES]
         worst = Table(
-            title=f"Rank of each case's best core account (worst {SHOWN_CASES})",
+            title="Rank of each case's best core account"
+            + ("" if all_cases else f" (worst {SHOWN_CASES}; --all-cases for every case)"),
             title_justify="left",
         )
         for name in ("case", "typology", "accounts", "best core rank", "account", "role"):
             worst.add_column(name)
-        for case in ev.cases[::-1][:SHOWN_CASES]:
+        for case in shown:
             worst.add_row(
                 case["case_id"],
                 case["typology"],
@@ -160,6 +162,20 @@ def render(ev: Evaluation) -> None:
         hits.add_row("(false positives)", str(fp["n"]), "", "", _codes_text(fp["codes"]), "")
         out.print(hits)
 
+    groups = diag["lookalikes_in_top"]["groups"]
+    if groups:
+        look = Table(title=f"Look-alike groups in the top {diag['k']}", title_justify="left")
+        for name in ("group", "accounts", "in top k", "share"):
+            look.add_column(name, justify="right" if name != "group" else "left")
+        for row in groups:
+            look.add_row(
+                row[LOOKALIKE_GROUP],
+                str(row["accounts"]),
+                str(row["in_top"]),
+                _num(row["share_in_top"], 2),
+            )
+        out.print(look)
+
     if ev.features:
         feats = Table(title="Features alone (ROC-AUC; 0.5 = no separation)", title_justify="left")
         for name in ("feature", "ROC-AUC", "median positive", "median negative"):
@@ -202,15 +218,21 @@ def _codes_text(codes: list[dict]) -> str:
     help="Review budgets k, comma-separated; k = 2x positives is always added.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON instead.")
+@click.option("--all-cases", is_flag=True, help="List every labelled case, not the worst few.")
 def evaluate_command(
-    outdir: str, labels_path: str, kind: str | None, ks_text: str, as_json: bool
+    outdir: str,
+    labels_path: str,
+    kind: str | None,
+    ks_text: str,
+    as_json: bool,
+    all_cases: bool,
 ) -> None:
     """Measure how well the scan in OUTDIR ranks the labelled laundering accounts."""
     ev = evaluate_outdir(outdir, labels_path, ks=_parse_ks(ks_text), kind=kind)
     if as_json:
         click.echo(json.dumps(ev.as_dict(), indent=2))
     else:
-        render(ev)
+        render(ev, all_cases=all_cases)
 
 
 COMMANDS = [evaluate_command]
