@@ -3,7 +3,7 @@
     python benchmarks/generate_speed.py [--rows 5000000] [--days 180] [--format parquet]
 
 Picks the number of accounts that gives about ``--rows`` transactions over
-``--days`` (a typical account makes about 0.77 rows a day), generates into
+``--days`` (a typical account makes about 0.65 rows a day), generates into
 benchmarks/.data/generate/, and prints the wall time, the rows written and the
 peak resident memory of the process. Run it on an idle machine: the time is
 that of one process on whatever cores polars and numpy are given.
@@ -20,7 +20,7 @@ from pathlib import Path
 from moneytrail.synth import FORMATS, generate
 
 DATA_DIR = Path(__file__).parent / ".data" / "generate"
-ROWS_PER_ACCOUNT_DAY = 0.77  # measured on the default population mix
+ROWS_PER_ACCOUNT_DAY = 0.65  # measured on the default population mix
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -328,3 +328,19 @@ def test_population_mix_is_the_requested_size():
     assert pop.n == 1000
     assert (pop.group == GROUP_CODE["front"]).sum() == 2
     assert pop.is_business[pop.group == GROUP_CODE["cash_business"]].all()
+
+
+# ------------------------------------------------------------------ sample_data
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+SAMPLE_COMMAND = "moneytrail generate -o sample_data --accounts 2000 --days 60 --seed 7"
+
+
+def test_sample_data_is_what_its_documented_command_makes(tmp_path):
+    assert SAMPLE_COMMAND in (SAMPLE / "README.md").read_text()
+    generate(tmp_path, n_accounts=2000, days=60, seed=7)
+    made = sorted(p.name for p in tmp_path.iterdir())
+    assert made == sorted(p.name for p in SAMPLE.iterdir() if p.suffix == ".csv")
+    for name in made:
+        assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), (
+            f"sample_data/{name} is stale: rerun `{SAMPLE_COMMAND}`")
+    assert sum(p.stat().st_size for p in SAMPLE.iterdir()) < 10_000_000

@@ -23,9 +23,11 @@ def _rows(rng, accts: np.ndarray, per_day, days: int):
     return who, rng.integers(0, days, len(who))
 
 
-def _periodic(rng, accts: np.ndarray, period: int, days: int, jitter: int = 0):
-    """Events every ``period`` days from a random phase (payroll, rent...)."""
-    phase = rng.integers(0, period, len(accts))
+def _periodic(rng, accts: np.ndarray, period: int, days: int, jitter: int = 0,
+              phase: np.ndarray | None = None):
+    """Events every ``period`` days from a random (or given) phase."""
+    if phase is None:
+        phase = rng.integers(0, period, len(accts))
     steps = np.arange(0, days + period, period)
     who = np.repeat(np.arange(len(accts)), len(steps))
     day = np.tile(steps, len(accts)) + phase[who]
@@ -76,14 +78,17 @@ def plant_benign(b: Builder, pop: Population) -> dict[str, np.ndarray]:
     staff = staff_pool[: len(staff_owner)]
     employer[staff] = node[staff_owner]
     wage_amt[staff] = rng.uniform(700, 1500, len(staff))
-    who, day = _periodic(rng, wage, 14, days)
+    # paydays fall on a Friday (every other week, from one of two first Fridays)
+    friday = (4 - b.start.weekday()) % 7
+    who, day = _periodic(rng, wage, 14, days, phase=friday + 7 * rng.integers(0, 2, len(wage)))
     acct = wage[who]
     b.add(b.clock(day, rng, "early"), wage_amt[acct] * rng.normal(1, 0.01, len(acct)),
           employer[acct], node[acct], "ach", memo=b.text("PAYROLL DIRECT DEP"))
     # students: part-time pay for half of them
     students = pop.of("student")
     working = students[rng.random(len(students)) < 0.5]
-    who, day = _periodic(rng, working, 14, days)
+    who, day = _periodic(rng, working, 14, days,
+                         phase=friday + 7 * rng.integers(0, 2, len(working)))
     b.add(b.clock(day, rng, "early"), rng.uniform(250, 650, len(who)), employer[working[who]],
           node[working[who]], "ach", memo=b.text("PAYROLL DIRECT DEP"))
     # retirees: social security and a private pension
@@ -278,6 +283,17 @@ def plant_benign(b: Builder, pop: Population) -> dict[str, np.ndarray]:
     memos = b.text_codes(C.GIG_MEMOS)
     b.add(b.clock(day, rng, "day"), np.round(rng.lognormal(np.log(45), 0.5, len(who))),
           src, node[gig[who]], "p2p", memo=memos[rng.integers(0, len(memos), len(who))])
+    # Some are tutors and youth coaches paid by many young people, once or twice
+    # each, in small amounts (the look-alike of a sextortion collector).
+    coaches = gig[rng.random(len(gig)) < 0.15]
+    young = np.flatnonzero(pop.age <= 19)
+    if len(coaches) and len(young):
+        who, day = _rows(rng, coaches, rng.uniform(0.1, 0.3, len(coaches)), days)
+        payer = young[rng.integers(0, len(young), len(who))]
+        memos = b.text_codes(("team fees", "tutoring", "lessons", "camp", "jersey", ""))
+        b.add(b.clock(day, rng, "evening"), rng.choice([20.0, 25.0, 40.0, 50.0, 60.0, 80.0],
+              len(who)), node[payer], node[coaches[who]], "p2p",
+              memo=memos[rng.integers(0, len(memos), len(who))])
     # ... swept weekly to their own savings at another bank (a pass-through look-alike)
     savings = b.external("X:SAV", max(1, len(gig)))
     who, day = _periodic(rng, gig, 7, days, jitter=1)
