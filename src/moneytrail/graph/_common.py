@@ -73,7 +73,7 @@ def prepare_edges(
     pairs are what mule networks look like, standing relationships (salary,
     rent, family) repeat.
 
-    Returns (all transactions with txn_id, edges, notices).
+    Returns (transfers that are not card payments, cash included; edges; notices).
     """
     notices: list[str] = []
     names = transactions.collect_schema().names()
@@ -93,19 +93,27 @@ def prepare_edges(
         pl.col(S.TXN_ID, S.FROM_ACCOUNT, S.TO_ACCOUNT).cast(pl.String),
         pl.col(S.AMOUNT).cast(pl.Float64),
     )
-    edges = (
+    # One pass over the export: everything the detectors read, in memory.
+    keep = [S.TXN_ID, S.TIMESTAMP, S.AMOUNT, S.FROM_ACCOUNT, S.TO_ACCOUNT]
+    if S.LOCATION_CITY in names:
+        keep.append(S.LOCATION_CITY)
+    base = (
         full.filter(
             (pl.col(S.FROM_ACCOUNT) != pl.col(S.TO_ACCOUNT))
-            & (pl.col(S.FROM_ACCOUNT) != S.CASH_NODE)
-            & (pl.col(S.TO_ACCOUNT) != S.CASH_NODE)
             & (pl.col(S.AMOUNT) > 0)
             & not_card(names)
         )
-        .select(S.TXN_ID, S.TIMESTAMP, S.AMOUNT, S.FROM_ACCOUNT, S.TO_ACCOUNT)
+        .select(keep)
         .drop_nulls([S.FROM_ACCOUNT, S.TO_ACCOUNT])
+        .collect()
+        .lazy()
+    )
+    edges = (
+        base.filter((pl.col(S.FROM_ACCOUNT) != S.CASH_NODE) & (pl.col(S.TO_ACCOUNT) != S.CASH_NODE))
+        .select(keep[:5])
         .with_columns(pl.len().over(S.FROM_ACCOUNT, S.TO_ACCOUNT).alias(PAIR_N))
     )
-    return full, edges, notices
+    return base, edges, notices
 
 
 def gap_cv(ts: pl.Expr) -> pl.Expr:
@@ -155,6 +163,53 @@ def mark_one_off(
             & ~pl.col(S.TO_ACCOUNT).is_in(receivers.implode())
         ).alias(ONE_OFF)
     )
+
+
+def temporal_prune(
+    edges: pl.DataFrame, max_gap: timedelta, *, loop: bool, rounds: int = 3
+) -> pl.DataFrame:
+    """Keep transfers that money could have flowed on through.
+
+    Chains (``loop=False``): a transfer u → v at t stays when v sends something
+    within ``max_gap`` after t or u received something within ``max_gap``
+    before t (the first and last hops have only one of the two). Loops: v must
+    send and u must receive within ``max_gap`` of t on either side (the
+    closing hop's successor is the loop's first hop, earlier in time). As-of
+    joins only, so the costly path search sees just what survives.
+    """
+    ts = S.TIMESTAMP
+    for _ in range(rounds):
+        if edges.height == 0:
+            return edges
+        before = edges.height
+        edges = edges.sort(ts)
+        outs = edges.select(pl.col(S.FROM_ACCOUNT).alias(HUB), pl.col(ts).alias("_o"))
+        ins = edges.select(pl.col(S.TO_ACCOUNT).alias(HUB), pl.col(ts).alias("_i"))
+        probes = [("_o", outs, S.TO_ACCOUNT, "forward"), ("_i", ins, S.FROM_ACCOUNT, "backward")]
+        if loop:
+            probes += [
+                ("_o", outs, S.TO_ACCOUNT, "backward"),
+                ("_i", ins, S.FROM_ACCOUNT, "forward"),
+            ]
+        marked = edges
+        for i, (col, other, key, strategy) in enumerate(probes):
+            marked = marked.join_asof(
+                other.rename({col: f"{col}{i}"}),
+                left_on=ts,
+                right_on=f"{col}{i}",
+                by_left=key,
+                by_right=HUB,
+                strategy=strategy,
+                tolerance=max_gap,
+                check_sortedness=False,
+            )
+        found = [pl.col(f"{col}{i}").is_not_null() for i, (col, *_rest) in enumerate(probes)]
+        both_sides = (found[0] | found[2]) & (found[1] | found[3]) if loop else None
+        keep = both_sides if loop else found[0] | found[1]
+        edges = marked.filter(keep).select(edges.columns)
+        if edges.height == before:
+            break
+    return edges
 
 
 def to_evidence(instances: pl.DataFrame, code: str, prefix: str) -> pl.DataFrame:

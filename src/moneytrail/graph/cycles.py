@@ -14,7 +14,7 @@ from datetime import timedelta
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import MEMBERS, ONE_OFF, ROLES, TOTAL
+from moneytrail.graph._common import MEMBERS, ONE_OFF, ROLES, TOTAL, temporal_prune
 
 _START = "start"
 _CUR = "cur"
@@ -33,15 +33,17 @@ _BATCH_EDGES = 200_000
 _MAX_CANDIDATE_DEGREE = 200
 
 
-def candidate_edges(edges: pl.LazyFrame) -> pl.DataFrame:
+def candidate_edges(edges: pl.LazyFrame, window: timedelta) -> pl.DataFrame:
     """One-off transfers among accounts that could lie on a cycle.
 
-    An account on a cycle both sends and receives within the candidate set;
-    pruning accounts that do not, a few rounds, removes most of the graph.
+    Each hop of a loop has a transfer out of its receiver and into its sender
+    within the window (as-of joins, whole table); then an account on a cycle
+    both sends and receives within what is left (a few cheap rounds).
     """
     cand = edges.filter(pl.col(ONE_OFF)).select(
         S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP, S.AMOUNT, S.TXN_ID
     ).collect()
+    cand = temporal_prune(cand, window, loop=True, rounds=2)
     for _ in range(4):
         senders = cand.get_column(S.FROM_ACCOUNT).unique()
         receivers = cand.get_column(S.TO_ACCOUNT).unique()
@@ -71,7 +73,7 @@ def detect_cycles(
     max_length: int,
     max_amount_drift: float,
 ) -> pl.DataFrame:
-    cand = candidate_edges(edges)
+    cand = candidate_edges(edges, window)
     if cand.height == 0:
         return pl.DataFrame()
     n_batches = max(1, -(-cand.height // _BATCH_EDGES))

@@ -15,7 +15,7 @@ import networkx as nx
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import HUB, MEMBERS, ROLES, TOTAL, N, not_card
+from moneytrail.graph._common import HUB, MEMBERS, ROLES, TOTAL, N, not_card, temporal_prune
 
 _START = "start"
 _CUR = "cur"
@@ -86,6 +86,7 @@ def _chain_paths(
 def detect_chains(
     cand: pl.DataFrame, *, max_hop_delay: timedelta, min_hops: int, max_hops: int
 ) -> pl.DataFrame:
+    cand = temporal_prune(cand, max_hop_delay, loop=False)
     paths = _chain_paths(cand, max_hop_delay=max_hop_delay, min_hops=min_hops, max_hops=max_hops)
     if paths.height == 0:
         return pl.DataFrame()
