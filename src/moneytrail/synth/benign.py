@@ -106,12 +106,8 @@ def plant_benign(b: Builder, pop: Population) -> dict[str, np.ndarray]:
 
     # ------------------------------------------------------------- housing
     rng = b.rng("housing")
-    # One payer per household (its first adult), plus businesses and lone students.
-    hh = pop.household
-    order = np.argsort(hh, kind="stable")
-    first_in_hh = order[np.r_[True, hh[order][1:] != hh[order][:-1]]]
-    payers = np.sort(first_in_hh[(hh[first_in_hh] >= 0)
-                                 & (g[first_in_hh] != GROUP_CODE["teen"])])
+    # One rent payer per household: its first adult.
+    payers = np.unique(pop.head[pop.head >= 0])
     landlords_int = pop.of("landlord")
     landlords_ext = b.external("X:LL", max(10, n // 40))
     internal = (rng.random(len(payers)) < 0.35) & (len(landlords_int) > 0)
@@ -251,7 +247,7 @@ def plant_benign(b: Builder, pop: Population) -> dict[str, np.ndarray]:
     # teens: weekly allowance from the household's first adult
     teens = pop.of("teen")
     if len(teens):
-        parent = first_in_hh[np.searchsorted(hh[first_in_hh], hh[teens])]
+        parent = pop.head[teens]
         who, day = _periodic(rng, teens, 7, days)
         b.add(b.clock(day, rng, "evening"), rng.choice([10., 15., 20., 25., 30., 40.], len(who)),
               node[parent[who]], node[teens[who]], "p2p", memo=b.text("allowance"))

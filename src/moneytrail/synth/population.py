@@ -49,6 +49,7 @@ class Population:
     age: np.ndarray
     income: np.ndarray  # yearly, persons; yearly turnover scale for businesses
     household: np.ndarray  # household number (persons), -1 for businesses
+    head: np.ndarray  # persons: position of the household's first adult; -1 for businesses
     owner: np.ndarray  # for businesses: position of the owner, else -1
     business_kind: np.ndarray  # index into C.CASH_BUSINESS_KINDS, -1 if none
     first: np.ndarray  # first-name index
@@ -97,17 +98,21 @@ def build_population(b: Builder, n_accounts: int, n_front: int = 0) -> Populatio
     sizes = rng.choice([1, 2, 3, 4], size=len(adults), p=[0.45, 0.33, 0.14, 0.08])
     hh_of_adult = np.repeat(np.arange(len(sizes)), sizes)[: len(adults)]
     household[adults] = hh_of_adult
-    first_of_hh = np.full(hh_of_adult.max() + 1 if len(adults) else 0, -1, dtype=np.int64)
-    first_of_hh[hh_of_adult[::-1]] = adults[::-1]  # first adult of each household
-    heads = first_of_hh[first_of_hh >= 0]
+    # hh_of_adult counts up from 0 without gaps, so its first occurrences are the heads
+    _, first_idx = np.unique(hh_of_adult, return_index=True)
+    first_of_hh = adults[first_idx]
+    heads = first_of_hh
     home[adults] = home[first_of_hh[hh_of_adult]]
     same_name = rng.random(len(adults)) < 0.7
     last[adults] = np.where(same_name, last[first_of_hh[hh_of_adult]], last[adults])
+    head = np.full(n, -1, dtype=np.int64)
+    head[adults] = first_of_hh[hh_of_adult]
     if len(teens) and len(heads):
         parent = heads[rng.integers(0, len(heads), len(teens))]
         household[teens] = household[parent]
         home[teens] = home[parent]
         last[teens] = last[parent]
+        head[teens] = parent
 
     # Businesses: an owner among the working adults, a kind for cash businesses.
     business = np.flatnonzero(is_business)
@@ -125,7 +130,7 @@ def build_population(b: Builder, n_accounts: int, n_front: int = 0) -> Populatio
     big = cash_b[rng.random(len(cash_b)) < 0.15]
     income[big] = rng.uniform(1_800_000, 3_200_000, len(big))
     return Population(node=node, group=group, is_business=is_business, home=home, age=age,
-                      income=income, household=household, owner=owner,
+                      income=income, household=household, head=head, owner=owner,
                       business_kind=business_kind, first=first, last=last, female=female, n=n)
 
 
@@ -203,8 +208,9 @@ def accounts_frame(b: Builder, pop: Population, overrides: dict[str, dict[int, s
     age = pop.age.copy()
     birth = start - (age * 365.25).astype("timedelta64[D]") - rng.integers(
         0, 365, n).astype("timedelta64[D]")
-    tenure = np.where(age < 18, rng.integers(30, 1500, n), rng.integers(30, 7300, n))
-    tenure = np.minimum(tenure, np.maximum((age - 16) * 365, 30))
+    # minors' custodial accounts open from age 12; adults' from 16
+    tenure = rng.integers(30, 7300, n)
+    tenure = np.minimum(tenure, np.maximum((age - np.where(age < 18, 12, 16)) * 365, 30))
     opened = start - tenure.astype("timedelta64[D]")
 
     # Planted cases share identifiers: "@<position>" copies that account's value.

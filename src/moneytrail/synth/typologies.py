@@ -57,11 +57,11 @@ class Planter:
             self.kyc[column][int(p)] = f"@{int(value_from)}"
 
     def recent_open(self, rng, positions, max_days: int = 120) -> None:
+        """Mark accounts as opened shortly before the period (mules, fronts)."""
         self.kyc.setdefault(S.OPENED_AT, {})
+        start = np.datetime64(self.b.start.date(), "D")
         for p in np.atleast_1d(positions).tolist():
-            opened = self.b.start.date().toordinal() - int(rng.integers(7, max_days))
-            self.kyc[S.OPENED_AT][int(p)] = str(np.datetime64("0001-01-01") + np.timedelta64(
-                opened - 1, "D"))
+            self.kyc[S.OPENED_AT][int(p)] = str(start - int(rng.integers(7, max_days)))
 
     def span(self, rng, k: float, min_days: int = 14) -> tuple[int, int]:
         """An active window inside the period; stronger cases last longer."""
@@ -606,7 +606,7 @@ def _layers(p: Planter, case: int, rng, k: float, sizes: list[int]) -> None:
         src = np.repeat(a, len(b_))
         dst = np.tile(b_, len(a))
         ts = p.b.clock(day + rng.integers(0, 4, len(src)), rng, "business")
-        amount = base * len(a) / len(b_) / len(a) * rng.uniform(0.85, 1.1, len(src))
+        amount = base / len(b_) * rng.uniform(0.85, 1.1, len(src))  # each splits its base
         _transfers(p, case, rng, ts, amount, src, dst)
         day += int(rng.integers(4, 10))
 
