@@ -368,3 +368,28 @@ def assemble(
     if bundle.get("total_value") is None:
         bundle["total_value"] = float(sum(e["total"] for e in edges))
     return bundle
+
+
+def focus(bundle: dict[str, Any], max_nodes: int, max_edges: int | None = None) -> dict[str, Any]:
+    """The bundle cut to what a chart can show: the riskiest members, then the
+    counterparties of the heaviest flows, and the flows among those.
+
+    ``n_nodes_total`` / ``n_edges_total`` keep the full counts for the page to state.
+    """
+    nodes, edges = bundle["nodes"], bundle["edges"]
+    max_edges = max_edges or max_nodes * 4
+    out = {**bundle, "n_nodes_total": len(nodes), "n_edges_total": len(edges)}
+    if len(nodes) <= max_nodes and len(edges) <= max_edges:
+        return out
+    members = sorted((n for n in nodes if n["member"]),
+                     key=lambda n: (-(n["risk"] or 0.0), n["rank"] or 10**12, n["id"]))
+    keep = {n["id"] for n in members[: max(1, (max_nodes * 3) // 4)]}
+    heaviest = sorted(edges, key=lambda e: -e["total"])
+    for edge in heaviest:
+        if len(keep) >= max_nodes:
+            break
+        if edge["from"] in keep or edge["to"] in keep:
+            keep.update((edge["from"], edge["to"]))
+    out["nodes"] = [n for n in nodes if n["id"] in keep]
+    out["edges"] = [e for e in heaviest if e["from"] in keep and e["to"] in keep][:max_edges]
+    return out

@@ -22,9 +22,16 @@ from moneytrail.report.casedata import (
     NodeLookups,
     assemble,
     evidence_rows,
+    focus,
     select_txn_fields,
 )
-from moneytrail.report.html import MAX_CASE_EVIDENCE, MAX_CASE_TXNS, case_view, render_page
+from moneytrail.report.html import (
+    MAX_CASE_EVIDENCE,
+    MAX_CASE_TXNS,
+    MAX_CHART_NODES,
+    case_view,
+    render_page,
+)
 from moneytrail.report.scan_output import load_scan
 
 DEFAULT_MAX_NODES = 150
@@ -102,6 +109,7 @@ def explore(
     bundle = assemble(header, ordered, edges, txns, n_txns,
                       evidence.get("explore", ([], 0)), lookups)
     bundle["codes"] = sorted({e["code"] for e in bundle["evidence"]})
+    bundle = focus(bundle, MAX_CHART_NODES)
     out = Path(out)
     picture = pictures.case_network(bundle, out.with_name(out.stem + "_network.png"))
     view = case_view(bundle, picture.name)

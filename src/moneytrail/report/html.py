@@ -18,14 +18,15 @@ import polars as pl
 from moneytrail import __version__
 from moneytrail import schema as S
 from moneytrail.report import assets
-from moneytrail.report.casedata import case_bundles
+from moneytrail.report.casedata import case_bundles, focus
 from moneytrail.report.scan_output import ScanOutput, load_scan
 
 PICTURES_DIR = "report_files"  # beside report.html: printable PNGs
 MAX_ALERT_ROWS = 1000  # alerts listed in the page; the full list is alerts.csv
-MAX_CASE_TXNS = 400  # transactions embedded per case (largest by value)
-MAX_CASE_EVIDENCE = 300  # evidence rows per case (strongest first)
+MAX_CASE_TXNS = 300  # transactions embedded per case (largest by value)
+MAX_CASE_EVIDENCE = 150  # evidence rows per case (strongest first)
 MAX_TIMELINE_LANES = 14
+MAX_CHART_NODES = 120  # accounts drawn per case; a chart of thousands helps nobody
 
 ROLE_COLOURS = {
     "controller": "#c0392b",
@@ -97,7 +98,10 @@ def render_page(template: str, context: dict[str, Any], out: Path) -> Path:
 
 
 def case_view(bundle: dict[str, Any], picture: str | None = None) -> dict[str, Any]:
-    """A bundle plus what the template needs to draw it (timeline, chart data)."""
+    """A bundle plus what the template needs to draw it (timeline, chart data).
+
+    The bundle should be cut with :func:`casedata.focus` first.
+    """
     evidence_by_account: dict[str, list[dict[str, Any]]] = {}
     for row in bundle["evidence"]:
         evidence_by_account.setdefault(row["account"], []).append(
@@ -232,7 +236,8 @@ def write_report(outdir: Path, top_cases: int = 20) -> Path:
     picture_dir = outdir / PICTURES_DIR
     histogram = pictures.score_histogram(scan.scores, picture_dir / "score_histogram.png")
     views = []
-    for bundle in bundles:
+    for full in bundles:
+        bundle = focus(full, MAX_CHART_NODES)
         png = pictures.case_network(bundle, picture_dir / f"{_anchor(bundle['case_id'])}.png")
         views.append(case_view(bundle, f"{PICTURES_DIR}/{png.name}"))
     context = summary_context(scan, catalogue)

@@ -25,6 +25,7 @@ _ROLE_COLOURS = {
     "victim": "#27ae60", "extortion_victim": "#2ecc71",
 }
 MAX_DRAWN_NODES = 60  # beyond this a printed network is unreadable: keep the heaviest flows
+MAX_DRAWN_EDGES = 150
 
 
 def case_network(bundle: dict[str, Any], path: Path) -> Path:
@@ -32,16 +33,19 @@ def case_network(bundle: dict[str, Any], path: Path) -> Path:
     graph = nx.DiGraph()
     nodes = {n["id"]: n for n in bundle["nodes"]}
     edges = sorted(bundle["edges"], key=lambda e: -e["total"])
-    keep: set[str] = {n["id"] for n in bundle["nodes"] if n["member"]}
+    members = sorted((n for n in bundle["nodes"] if n["member"]),
+                     key=lambda n: -(n["risk"] or 0.0))
+    keep: set[str] = {n["id"] for n in members[: (MAX_DRAWN_NODES * 3) // 4]}
     for edge in edges:
         if len(keep) >= MAX_DRAWN_NODES:
             break
-        keep.update((edge["from"], edge["to"]))
+        if edge["from"] in keep or edge["to"] in keep:
+            keep.update((edge["from"], edge["to"]))
     for node_id in keep:
         graph.add_node(node_id)
-    for edge in edges:
-        if edge["from"] in keep and edge["to"] in keep:
-            graph.add_edge(edge["from"], edge["to"], total=edge["total"])
+    drawn = [e for e in edges if e["from"] in keep and e["to"] in keep][:MAX_DRAWN_EDGES]
+    for edge in drawn:
+        graph.add_edge(edge["from"], edge["to"], total=edge["total"])
     fig, ax = plt.subplots(figsize=(8, 6), dpi=100)
     try:
         if graph.number_of_nodes():
