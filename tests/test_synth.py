@@ -76,7 +76,7 @@ def _members(labels, typology, role) -> list[str]:
 
 
 def _group(lookalikes, group) -> pl.Series:
-    return lookalikes.filter(pl.col("group") == group)["account_id"].implode()
+    return lookalikes.filter(pl.col(S.LB_GROUP) == group)[S.LB_ACCOUNT].implode()
 
 
 # --------------------------------------------------------------------- files
@@ -240,8 +240,8 @@ def test_collector_gets_many_senders_some_with_escort_memos(txns, labels):
 
 # --------------------------------------------------------------- look-alikes
 def test_every_lookalike_group_is_present_and_benign(lookalikes, labels):
-    assert set(lookalikes["group"].unique()) == set(LOOKALIKE_GROUPS)
-    assert not set(lookalikes["account_id"]) & set(labels[S.LB_ACCOUNT])
+    assert set(lookalikes[S.LB_GROUP].unique()) == set(LOOKALIKE_GROUPS)
+    assert not set(lookalikes[S.LB_ACCOUNT]) & set(labels[S.LB_ACCOUNT])
 
 
 def test_business_travellers_stay_in_hotels_in_several_cities(txns, lookalikes):
@@ -287,10 +287,10 @@ def test_night_workers_deposit_cash_at_night(txns, lookalikes):
 
 
 def test_groups_have_their_ages_and_households_share_addresses(accounts, lookalikes):
-    joined = accounts.join(lookalikes, left_on=S.ACCOUNT_ID, right_on="account_id")
-    ages = joined.group_by("group").agg(pl.col(S.AGE).min().alias("lo"),
+    joined = accounts.join(lookalikes, left_on=S.ACCOUNT_ID, right_on=S.LB_ACCOUNT)
+    ages = joined.group_by(S.LB_GROUP).agg(pl.col(S.AGE).min().alias("lo"),
                                         pl.col(S.AGE).max().alias("hi"))
-    by = {r["group"]: (r["lo"], r["hi"]) for r in ages.iter_rows(named=True)}
+    by = {r[S.LB_GROUP]: (r["lo"], r["hi"]) for r in ages.iter_rows(named=True)}
     assert by["teen"][0] >= 14 and by["teen"][1] <= 17
     assert by["retiree"][0] >= 65
     persons = accounts.filter(pl.col(S.HOLDER_TYPE) == "person")

@@ -221,3 +221,4 @@ LB_ACCOUNT = "account_id"
 LB_CASE = "case_id"
 LB_TYPOLOGY = "typology"
 LB_ROLE = "role"
+LB_GROUP = "group"  # lookalikes.csv: the benign look-alike group of an account

@@ -54,7 +54,6 @@ MIN_DAYS = 30
 LABELS_FILE = "labels.csv"
 LABEL_TRANSACTIONS_FILE = "label_transactions.csv"
 LOOKALIKES_FILE = "lookalikes.csv"
-LOOKALIKE_GROUP = "group"  # the look-alike group column of lookalikes.csv
 
 __all__ = ["FORMATS", "LOOKALIKE_GROUPS", "TYPOLOGIES", "GenerateResult", "generate",
            "parse_typologies"]
@@ -149,7 +148,7 @@ def generate(
     lookalikes = pl.DataFrame(
         {
             S.LB_ACCOUNT: [b.node_names[x] for x in pop.node[benign].tolist()],
-            LOOKALIKE_GROUP: [LOOKALIKE_GROUPS[x] for x in pop.group[benign].tolist()],
+            S.LB_GROUP: [LOOKALIKE_GROUPS[x] for x in pop.group[benign].tolist()],
         }
     ).sort(S.LB_ACCOUNT)
 
