@@ -211,6 +211,7 @@ def detect_patterns(
             "funnel",
             detect_funnels(
                 full,
+                edges,
                 window=parse_window(cfg["funnel_window"], "funnel_window"),
                 min_deposits=int(cfg["funnel_min_deposits"]),
                 min_sources=int(cfg["funnel_min_sources"]),

@@ -15,7 +15,7 @@ import networkx as nx
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import HUB, MEMBERS, ROLES, TOTAL, N, not_card, temporal_prune
+from moneytrail.graph._common import HUB, MEMBERS, ONE_OFF, ROLES, TOTAL, N, temporal_prune
 
 _START = "start"
 _CUR = "cur"
@@ -164,6 +164,7 @@ def _bucket(window: timedelta) -> pl.Expr:
 
 def detect_funnels(
     transactions: pl.LazyFrame,
+    edges: pl.LazyFrame,
     *,
     window: timedelta,
     min_deposits: int,
@@ -171,43 +172,55 @@ def detect_funnels(
     max_destinations: int,
     min_passed_share: float,
 ) -> pl.DataFrame:
-    """Accounts fed by many deposits from many sources (payers, or cash in many
-    cities) that send most of it on within the window to at most a few places."""
+    """Accounts fed by many deposits from many sources (cash in many cities,
+    or one-off payers) that send most of it on within the window to at most a
+    few places. ``transactions`` are the non-card transfers, cash included;
+    ``edges`` the account-to-account ones with ONE_OFF."""
     names = transactions.collect_schema().names()
-    has_city = S.LOCATION_CITY in names
-    # Card payments are purchases, not deposits: merchants are no funnels.
-    lf = transactions.filter(not_card(names)).select(
-        S.TXN_ID, S.TIMESTAMP, S.AMOUNT, S.FROM_ACCOUNT, S.TO_ACCOUNT,
-        (pl.col(S.LOCATION_CITY) if has_city else pl.lit(None, pl.String)).alias("_city"),
-    ).filter(pl.col(S.FROM_ACCOUNT) != pl.col(S.TO_ACCOUNT))
+    city = pl.col(S.LOCATION_CITY) if S.LOCATION_CITY in names else pl.lit(None, pl.String)
+    # A deposit is cash paid in, or a transfer from a payer with no standing
+    # relationship; its source is the payer, or for cash the city it was paid
+    # in (the deposit itself when the export has no location).
+    deposits = pl.concat(
+        [
+            transactions.filter(
+                (pl.col(S.FROM_ACCOUNT) == S.CASH_NODE) & (pl.col(S.TO_ACCOUNT) != S.CASH_NODE)
+            ).select(
+                pl.col(S.TO_ACCOUNT).alias(HUB),
+                S.TIMESTAMP,
+                S.AMOUNT,
+                S.TXN_ID,
+                pl.format("cash@{}", pl.coalesce(city, pl.col(S.TXN_ID))).alias("_source"),
+            ),
+            edges.filter(pl.col(ONE_OFF)).select(
+                pl.col(S.TO_ACCOUNT).alias(HUB),
+                S.TIMESTAMP,
+                S.AMOUNT,
+                S.TXN_ID,
+                pl.col(S.FROM_ACCOUNT).alias("_source"),
+            ),
+        ]
+    ).collect()
     # Cheap prefilter before the rolling window: any window of that length
     # lies within two consecutive calendar buckets of the same length, so one
     # of them holds at least half of its deposits.
     dense = (
-        lf.filter(pl.col(S.TO_ACCOUNT) != S.CASH_NODE)
-        .group_by(S.TO_ACCOUNT, _bucket(window).alias("_b"))
+        deposits.lazy()
+        .group_by(HUB, _bucket(window).alias("_b"))
         .agg(pl.len().alias(N))
         .filter(pl.col(N) >= -(-min_deposits // 2))
-        .select(pl.col(S.TO_ACCOUNT).alias(HUB))
+        .select(HUB)
         .unique()
         .collect()
         .get_column(HUB)
         .implode()
     )
-    # A source is the payer, or for cash the place it was paid in (or the
-    # deposit itself when the export has no location).
-    inflow = lf.filter(pl.col(S.TO_ACCOUNT).is_in(dense)).select(
-        pl.col(S.TO_ACCOUNT).alias(HUB),
-        S.TIMESTAMP,
-        S.AMOUNT,
-        S.TXN_ID,
-        pl.when(pl.col(S.FROM_ACCOUNT) == S.CASH_NODE)
-        .then(pl.format("cash@{}", pl.coalesce("_city", S.TXN_ID)))
-        .otherwise(pl.col(S.FROM_ACCOUNT))
-        .alias("_source"),
-        pl.lit(1, pl.Int8).alias("_dir"),
+    inflow = (
+        deposits.lazy()
+        .filter(pl.col(HUB).is_in(dense))
+        .with_columns(pl.lit(1, pl.Int8).alias("_dir"))
     )
-    outflow = lf.filter(pl.col(S.FROM_ACCOUNT).is_in(dense)).select(
+    outflow = transactions.filter(pl.col(S.FROM_ACCOUNT).is_in(dense)).select(
         pl.col(S.FROM_ACCOUNT).alias(HUB),
         S.TIMESTAMP,
         S.AMOUNT,
