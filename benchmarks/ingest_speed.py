@@ -27,21 +27,26 @@ DATA_DIR = Path(__file__).parent / ".data"
 def make_csv(rows: int, path: Path, seed: int = 7) -> None:
     rng = np.random.default_rng(seed)
     n_accounts = max(rows // 20, 10)
-    start = np.datetime64("2024-01-01T00:00:00", "s")
+    start = np.datetime64("2024-01-01T00:00:00", "ms")
     seconds = np.sort(rng.integers(0, 365 * 86400, rows))
     frame = pl.DataFrame(
         {
-            S.TXN_ID: np.char.add("T", np.arange(rows).astype(str)),
-            S.TIMESTAMP: (start + seconds.astype("timedelta64[s]")),
+            S.TXN_ID: np.arange(rows),
+            S.TIMESTAMP: start + (seconds * 1000).astype("timedelta64[ms]"),
             S.AMOUNT: np.round(rng.lognormal(4.0, 1.2, rows) + 0.01, 2),
             S.CURRENCY: rng.choice(["USD", "EUR", "GBP"], rows, p=[0.8, 0.15, 0.05]),
-            S.FROM_ACCOUNT: np.char.add("A", rng.integers(0, n_accounts, rows).astype(str)),
-            S.TO_ACCOUNT: np.char.add("A", rng.integers(0, n_accounts, rows).astype(str)),
+            S.FROM_ACCOUNT: rng.integers(0, n_accounts, rows),
+            S.TO_ACCOUNT: rng.integers(0, n_accounts, rows),
             S.CHANNEL: rng.choice(["card", "ach", "wire", "cash", "p2p"], rows),
             S.MCC: rng.choice([5411, 5812, 7011, 4829, 6011], rows),
             S.IS_LAUNDERING: rng.random(rows) < 0.01,
         }
-    ).with_columns(pl.col(S.TIMESTAMP).dt.strftime("%Y-%m-%d %H:%M:%S"))
+    ).with_columns(
+        pl.format("T{}", S.TXN_ID).alias(S.TXN_ID),
+        pl.col(S.TIMESTAMP).dt.strftime("%Y-%m-%d %H:%M:%S"),
+        pl.format("A{}", S.FROM_ACCOUNT).alias(S.FROM_ACCOUNT),
+        pl.format("A{}", S.TO_ACCOUNT).alias(S.TO_ACCOUNT),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.write_csv(path)
 

@@ -107,7 +107,7 @@ def compile_source(
         S.REQUIRED_TRANSACTION_COLUMNS if table == "transactions" else S.REQUIRED_ACCOUNT_COLUMNS
     )
     raw_schema = raw.collect_schema()
-    header = [c for c in raw_schema if c not in (ROW, EXTRA)]
+    header = [c for c in raw_schema if c != ROW and c not in EXTRA]
     notices: list[str] = []
 
     # ---- resolve the profile's columns against this header
@@ -154,7 +154,14 @@ def compile_source(
     # ---- stage 1: raw values (text, empty -> null; typed kept typed)
     # Stripping a text column costs about as much as reading it, so only the
     # columns whose first rows show padding are stripped.
-    head = raw.head(SAMPLE_ROWS).collect()
+    try:
+        head = raw.head(SAMPLE_ROWS).collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(
+            f"cannot read the file: {first_error_line(exc)}",
+            file=src.path,
+            hint="check the file is a complete, well-formed export (quotes balanced)",
+        ) from None
     text = _TextRule(
         padded={
             c
@@ -217,7 +224,12 @@ def compile_source(
     ordered: list[Check] = []
     if src.kind == "csv":
         ordered.append(
-            Check(pl.col(EXTRA).is_not_null(), "too many fields", "(line)", pl.col(EXTRA))
+            Check(
+                pl.any_horizontal(pl.col(c).is_not_null() for c in EXTRA),
+                "too many fields",
+                "(line)",
+                pl.concat_str([pl.col(c) for c in EXTRA], separator=",", ignore_nulls=True),
+            )
         )
         ordered.append(
             Check(
@@ -270,6 +282,11 @@ def compile_source(
         out += [pl.lit(src.path).alias(S.Q_FILE), pl.col(ROW).alias(S.Q_ROW)]
     frame = staged.select(*out, *reason_exprs)
     return Compiled(frame, notices)
+
+
+def first_error_line(exc: BaseException) -> str:
+    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip(" `")]
+    return lines[-1].strip(" `") if lines else type(exc).__name__
 
 
 # --------------------------------------------------------------------------

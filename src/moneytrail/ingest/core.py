@@ -11,7 +11,14 @@ import polars as pl
 
 from moneytrail import schema as S
 from moneytrail.errors import InputError
-from moneytrail.ingest.convert import QCOLUMN, QVALUE, REASON, compile_source, file_label
+from moneytrail.ingest.convert import (
+    QCOLUMN,
+    QVALUE,
+    REASON,
+    compile_source,
+    file_label,
+    first_error_line,
+)
 from moneytrail.ingest.profiles import Profile, detect_profile, load_profile
 from moneytrail.ingest.readers import Source, open_source, scan_source
 
@@ -108,16 +115,11 @@ def _collect(frames: list[pl.LazyFrame], compiled, sources: list[Source]) -> lis
                 comp.frame.collect()
             except (pl.exceptions.PolarsError, OSError) as exc:
                 raise InputError(
-                    f"cannot read the file: {_first_line(exc)}",
+                    f"cannot read the file: {first_error_line(exc)}",
                     file=src.path,
                     hint="check the file is a complete, well-formed export",
                 ) from None
-        raise InputError(f"cannot read the input: {_first_line(first)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+        raise InputError(f"cannot read the input: {first_error_line(first)}") from None
 
 
 def _status(progress: bool, paths: Sequence[str], what: str):

@@ -2,7 +2,7 @@
 
 Every reader returns a LazyFrame with the export's own columns (duplicate
 header names told apart as ``Name#2``), a 1-based data row number and, for
-CSV, a marker column that is non-null when a line has more fields than the
+CSV, spare columns that are non-null when a line has more fields than the
 header (such a line is quarantined, not silently truncated).
 """
 
@@ -21,7 +21,9 @@ from moneytrail.errors import InputError
 
 # Scratch columns of the raw frame; never part of the canonical tables.
 ROW = "__mt_row"
-EXTRA = "__mt_extra"
+# Spare columns past the header: a non-empty one means the line had more
+# fields than the header. Empty extras (a trailing comma) lose nothing.
+EXTRA = ("__mt_extra1", "__mt_extra2", "__mt_extra3")
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".psv", ".dat")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -162,7 +164,7 @@ def scan_source(src: Source) -> pl.LazyFrame:
         # Header handled by us (deduplicated names); one spare column catches
         # lines with more fields than the header. All strings: parsing is ours.
         schema = {name: pl.String() for name in src.header}
-        schema[EXTRA] = pl.String()
+        schema.update(dict.fromkeys(EXTRA, pl.String()))
         frame = pl.scan_csv(
             p,
             has_header=False,
@@ -170,6 +172,7 @@ def scan_source(src: Source) -> pl.LazyFrame:
             separator=src.delimiter,
             schema=schema,
             missing_columns="insert",
+            extra_columns="ignore",
             truncate_ragged_lines=True,
             encoding="utf8-lossy",
             row_index_name=ROW,
