@@ -306,6 +306,10 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         generate(tmp_path, n_accounts=600, days=35, typologies="funnel,nope")
     with pytest.raises(InputError, match="too few"):
         generate(tmp_path, n_accounts=10, days=35)
+    with pytest.raises(InputError, match="more than one run"):
+        generate(tmp_path, n_accounts=2_000_000, days=35)
+    with pytest.raises(InputError, match="too short"):
+        generate(tmp_path, n_accounts=600, days=5)
     with pytest.raises(InputError, match="format"):
         generate(tmp_path, n_accounts=600, days=35, fmt="xlsx")
 

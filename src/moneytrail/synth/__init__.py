@@ -49,7 +49,9 @@ TYPOLOGIES: tuple[str, ...] = (
 FORMATS = ("csv", "parquet")
 DEFAULT_START = date(2025, 1, 1)
 MIN_ACCOUNTS = 500
+MAX_ACCOUNTS = 1_000_000  # ids are 7 digits; beyond this, memory runs out first anyway
 MIN_DAYS = 30
+MAX_DAYS = 3660
 
 LABELS_FILE = "labels.csv"
 LABEL_TRANSACTIONS_FILE = "label_transactions.csv"
@@ -115,9 +117,14 @@ def generate(
     if n_accounts < MIN_ACCOUNTS:
         raise InputError(f"--accounts {n_accounts} is too few to plant every typology",
                          hint=f"use at least {MIN_ACCOUNTS}")
+    if n_accounts > MAX_ACCOUNTS:
+        raise InputError(f"--accounts {n_accounts:,} is more than one run can hold",
+                         hint=f"use at most {MAX_ACCOUNTS:,}, or several runs with other seeds")
     if days < MIN_DAYS:
         raise InputError(f"--days {days} is too short for monthly patterns",
                          hint=f"use at least {MIN_DAYS}")
+    if days > MAX_DAYS:
+        raise InputError(f"--days {days} is longer than ten years", hint=f"use at most {MAX_DAYS}")
     chosen = parse_typologies(typologies)
     out = Path(out_dir)
     try:
