@@ -38,6 +38,11 @@ DEFAULTS: dict = {
     "night_end_hour": 6,
 }
 
+# Not a behaviour but the account's kind, for comparing accounts with their peers
+# (outliers): codes of PEER_GROUP_NAMES. Present when an accounts table is given.
+PEER_GROUP = "peer_group"
+PEER_GROUP_NAMES = {0: "external", 1: "person", 2: "business", 3: "customer"}
+
 # Internal column names of the legs frame (never leave this module).
 _ACC = "_account"
 _CP = "_counterparty"
@@ -153,8 +158,11 @@ def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
     if _countries_present(present):
         parts.append(_countries(legs_lf, present, desc))
     frames = pl.collect_all(parts)
-    frames.append(_flow_through(legs, cfg, desc))
-    del legs, legs_lf
+    # Flow-through needs only four columns: free the rest of the legs first.
+    flow_input = legs.select(_ACC, S.TIMESTAMP, _AMT_IN, _AMT_OUT)
+    del legs, legs_lf, parts
+    frames.append(_flow_through(flow_input, cfg, desc))
+    del flow_input
 
     out = frames[0]
     for f in frames[1:]:
@@ -493,23 +501,30 @@ def _flow_through(legs: pl.DataFrame, cfg: dict, desc: dict) -> pl.DataFrame:
     if legs.height == 0:
         return pl.DataFrame(schema={_ACC: legs.schema[_ACC]} | {c: pl.Float64 for c in names})
 
-    running = legs.select(
-        pl.col(_ACC),
-        pl.col(S.TIMESTAMP).dt.epoch("s").alias("_t"),
-        pl.col(_AMT_IN).alias("_in"),
-        pl.col(_AMT_IN).cum_sum().over(_ACC).alias("_cin"),
-        pl.col(_AMT_OUT).cum_sum().over(_ACC).alias("_cout"),
-    ).with_columns(
-        (pl.col("_cout") - pl.col("_cin")).max().over(_ACC).clip(lower_bound=0).alias("_open"),
-        pl.col("_in").sum().over(_ACC).alias("_total_in"),
+    running = (
+        legs.lazy()
+        .select(
+            pl.col(_ACC),
+            pl.col(S.TIMESTAMP).dt.epoch("s").alias("_t"),
+            pl.col(_AMT_IN).alias("_in"),
+            pl.col(_AMT_IN).cum_sum().over(_ACC).alias("_cin"),
+            pl.col(_AMT_OUT).cum_sum().over(_ACC).alias("_cout"),
+        )
+        # inflow value sent on by each leg: the opening balance is spent first
+        .with_columns(
+            (
+                pl.col("_cout")
+                - (pl.col("_cout") - pl.col("_cin")).max().over(_ACC).clip(lower_bound=0)
+            ).alias("_spent")
+        )
+        .drop("_cout")
+        .collect()
     )
     acc = running.get_column(_ACC).to_numpy()
     t = running.get_column("_t").to_numpy().astype(np.int64)
     a_in = running.get_column("_in").to_numpy()
     cin = running.get_column("_cin").to_numpy()
-    # inflow value sent on by each leg (opening balance spent first)
-    spent = running.get_column("_cout").to_numpy() - running.get_column("_open").to_numpy()
-    total_in = running.get_column("_total_in").to_numpy()
+    spent = running.get_column("_spent").to_numpy()
     del running
 
     n = acc.size
@@ -518,6 +533,7 @@ def _flow_through(legs: pl.DataFrame, cfg: dict, desc: dict) -> pl.DataFrame:
     np.not_equal(acc[1:], acc[:-1], out=new_group[1:])
     group = np.cumsum(new_group) - 1
     n_groups = int(group[-1]) + 1
+    total_in = np.bincount(group, weights=a_in, minlength=n_groups)[group]
     inflow = np.flatnonzero(a_in > 0)
     before = cin[inflow] - a_in[inflow]
 
@@ -579,6 +595,26 @@ def _account_table_features(
         )
     out: list[pl.DataFrame] = []
     cols = accounts.columns
+    kind = pl.lit(3)
+    if S.HOLDER_TYPE in cols:
+        holder_type = pl.col(S.HOLDER_TYPE).cast(pl.String).str.strip_chars().str.to_lowercase()
+        kind = (
+            pl.when(holder_type == "person")
+            .then(pl.lit(1))
+            .when(holder_type == "business")
+            .then(pl.lit(2))
+            .otherwise(pl.lit(3))
+        )
+    kinds = accounts.select(S.ACCOUNT_ID, kind.alias(PEER_GROUP)).unique(S.ACCOUNT_ID, keep="first")
+    # accounts outside the table (other banks' customers, counterparties) form group 0
+    out.append(
+        first_seen.select(S.ACCOUNT_ID)
+        .join(kinds, on=S.ACCOUNT_ID, how="left")
+        .with_columns(pl.col(PEER_GROUP).fill_null(0))
+    )
+    desc[PEER_GROUP] = (
+        "kind of account: 0 outside the accounts table, 1 person, 2 business, 3 other"
+    )
     if S.OPENED_AT in cols and accounts[S.OPENED_AT].null_count() < accounts.height:
         opened = accounts.select(
             S.ACCOUNT_ID, pl.col(S.OPENED_AT).cast(pl.Datetime("us")).alias("_opened")

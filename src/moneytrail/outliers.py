@@ -23,6 +23,9 @@ import polars as pl
 from moneytrail import schema as S
 from moneytrail.errors import ParamsError
 from moneytrail.evidence import empty_evidence, evidence_frame
+from moneytrail.features import PEER_GROUP, PEER_GROUP_NAMES
+
+EXTERNAL_GROUP = 0.0  # PEER_GROUP_NAMES: outside the accounts table
 
 DEFAULTS: dict = {
     # detectors of the ensemble: any of ecod, copod, hbos, iforest
@@ -45,6 +48,11 @@ DEFAULTS: dict = {
     "hbos_bins": 20,
     # features the models must not see (names from features.FeatureResult)
     "exclude_features": [],
+    # compare each account with its peers (features.PEER_GROUP: person, business,
+    # outside the bank); empty to compare everyone with everyone
+    "peer_group_feature": PEER_GROUP,
+    # peer groups smaller than this are compared with everyone
+    "min_peer_group": 200,
     # how many features each reason names
     "reason_features": 3,
 }
@@ -85,7 +93,7 @@ def detect_outliers(
         )
         return OutlierResult(empty, empty_evidence(), [], 0)
 
-    raw, names = _matrix(features, cfg["exclude_features"])
+    raw, names = _matrix(features, [*cfg["exclude_features"], cfg["peer_group_feature"]])
     if not names or n < 3:
         # Nothing varies (or too few accounts to compare): every account is ordinary.
         scores = pl.DataFrame(
@@ -95,19 +103,18 @@ def detect_outliers(
         return OutlierResult(scores, empty_evidence(), names, 0)
 
     X = _scale(raw, names)
-    rng = np.random.default_rng(cfg["seed"])
-    fit_idx = (
-        np.sort(rng.choice(n, size=cfg["fit_sample"], replace=False))
-        if n > cfg["fit_sample"]
-        else np.arange(n)
-    )
+    group_ids, group_names = _peer_groups(features, cfg)
 
-    per_model = {}
-    for model in cfg["models"]:
-        train, full = _run_model(model, X, fit_idx, cfg)
-        # standardise on the fitting set so models weigh alike
-        mu, sd = float(np.mean(train)), float(np.std(train))
-        per_model[f"{model}_score"] = (full - mu) / (sd if sd > 0 else 1.0)
+    per_model = {f"{m}_score": np.zeros(n) for m in cfg["models"]}
+    fit_sets: list[tuple[np.ndarray, np.ndarray]] = []  # (members, their fitting sample)
+    for members, pool in group_ids:
+        fit_idx = _sample(pool, cfg)
+        fit_sets.append((members, fit_idx))
+        for model in cfg["models"]:
+            train, scored = _run_model(model, X, fit_idx, members, cfg)
+            # standardise on the fitting set so models (and peer groups) weigh alike
+            mu, sd = float(np.mean(train)), float(np.std(train))
+            per_model[f"{model}_score"][members] = (scored - mu) / (sd if sd > 0 else 1.0)
     stacked = np.column_stack(list(per_model.values()))
     combined = stacked.max(axis=1) if cfg["combine"] == "max" else stacked.mean(axis=1)
 
@@ -120,9 +127,50 @@ def detect_outliers(
     top_k = _budget(cfg, n)
     chosen = order[:top_k]
     evidence = _evidence(
-        features, raw, X, names, fit_idx, chosen, rank, n, top_k, cfg, descriptions
+        features, raw, X, names, fit_sets, group_names, chosen, rank, n, top_k, cfg, descriptions
     )
     return OutlierResult(scores, evidence, names, top_k)
+
+
+def _sample(members: np.ndarray, cfg: dict) -> np.ndarray:
+    """The rows a model is fitted on: all members, or a seeded sample of them."""
+    if members.size <= cfg["fit_sample"]:
+        return members
+    rng = np.random.default_rng(cfg["seed"])
+    return np.sort(rng.choice(members, size=cfg["fit_sample"], replace=False))
+
+
+def _peer_groups(features: pl.DataFrame, cfg: dict):
+    """(members, rows to fit on) of each peer group, and each row's group in words.
+
+    Accounts are compared with their peers (persons, businesses, accounts
+    outside the bank): what is ordinary for a business is odd for a person.
+    Groups smaller than ``min_peer_group`` are compared with everyone.
+    """
+    n = features.height
+    column = cfg["peer_group_feature"]
+    everyone = [(np.arange(n), np.arange(n))], ["accounts"] * n
+    if not column or column not in features.columns:
+        return everyone
+    codes = features.get_column(column).cast(pl.Float64).fill_null(-1.0).to_numpy()
+    values, counts = np.unique(codes, return_counts=True)
+    # Accounts outside the bank are seen only through their dealings with it;
+    # they are compared with everyone, not made a peer group of their own.
+    big = [
+        v
+        for v, c in zip(values, counts, strict=True)
+        if c >= cfg["min_peer_group"] and v != EXTERNAL_GROUP
+    ]
+    if len(big) <= 1:
+        return everyone
+    groups = [(m, m) for m in (np.flatnonzero(codes == v) for v in big)]
+    rest = np.flatnonzero(~np.isin(codes, big))
+    if rest.size:
+        # too few to form their own peer group: compared with everyone
+        groups.append((rest, np.arange(n)))
+    label = {float(v): f"{PEER_GROUP_NAMES.get(int(v), 'accounts')} accounts" for v in big}
+    words = [label.get(float(c), "accounts") for c in codes]
+    return groups, words
 
 
 def _check_settings(cfg: dict) -> None:
@@ -192,8 +240,8 @@ def _scale(raw: np.ndarray, names: list[str]) -> np.ndarray:
     return X
 
 
-def _run_model(model: str, X: np.ndarray, fit_idx: np.ndarray, cfg: dict):
-    """Fit one pyod model on X[fit_idx]; return (scores of the fit set, scores of all)."""
+def _run_model(model: str, X: np.ndarray, fit_idx: np.ndarray, members: np.ndarray, cfg: dict):
+    """Fit one pyod model on X[fit_idx]; return (scores of the fit set, scores of members)."""
     seed = int(cfg["seed"])
     if model == "ecod":
         from pyod.models.ecod import ECOD
@@ -212,20 +260,22 @@ def _run_model(model: str, X: np.ndarray, fit_idx: np.ndarray, cfg: dict):
 
         det = IForest(n_estimators=int(cfg["iforest_trees"]), random_state=seed)
     train = X[fit_idx]
+    same = fit_idx.size == members.size and np.array_equal(fit_idx, members)
+    if model in ("ecod", "copod") and not same:
+        # pyod's ECOD/COPOD re-rank the fit set together with each new batch; the
+        # same tail scores against our own sorted fit set need far less memory.
+        copula = model == "copod"
+        fitted = _tail_scores(train, train, copula=copula).sum(axis=1)
+        return fitted, _tail_scores(train, X[members], copula=copula).sum(axis=1)
     det.fit(train)
     fitted = np.asarray(det.decision_scores_, dtype=np.float64)
-    if fit_idx.size == X.shape[0]:
+    if same:
         return fitted, fitted
-    if model in ("ecod", "copod"):
-        # pyod's ECOD/COPOD re-rank the fit set together with new rows; doing it
-        # against our own sorted sample is equivalent and needs far less memory.
-        full = _tail_scores(train, X, copula=(model == "copod")).sum(axis=1)
-        return _tail_scores(train, train, copula=(model == "copod")).sum(axis=1), full
-    full = np.empty(X.shape[0])
-    for start in range(0, X.shape[0], 100_000):
+    scored = np.empty(members.size)
+    for start in range(0, members.size, 100_000):
         stop = start + 100_000
-        full[start:stop] = det.decision_function(X[start:stop])
-    return fitted, full
+        scored[start:stop] = det.decision_function(X[members[start:stop]])
+    return fitted, scored
 
 
 def _skew_sign(train: np.ndarray) -> np.ndarray:
@@ -262,43 +312,56 @@ def _tail_scores(train: np.ndarray, X: np.ndarray, copula: bool = False) -> np.n
     return out
 
 
-def _evidence(features, raw, X, names, fit_idx, chosen, rank, n, top_k, cfg, descriptions):
+def _evidence(
+    features, raw, X, names, fit_sets, group_names, chosen, rank, n, top_k, cfg, descriptions
+):
     if top_k == 0:
         return empty_evidence()
-    train = X[fit_idx]
-    tails = _tail_scores(train, X[chosen])
     k_reason = max(1, int(cfg["reason_features"]))
-    # percentile of each chosen value among all accounts (raw values, NaN = unknown)
-    sorted_cols = [np.sort(raw[np.isfinite(raw[:, j]), j]) for j in range(raw.shape[1])]
     ids = features.get_column(S.ACCOUNT_ID).to_list()
-    rows = []
+    # each chosen account is explained against the peers it was scored with
+    where_fit = {}
+    for g, (members, _) in enumerate(fit_sets):
+        for i in np.intersect1d(members, chosen):
+            where_fit[int(i)] = g
+    tails = np.empty((len(chosen), X.shape[1]))
+    percent_refs = {}
+    for g, (_, fit_idx) in enumerate(fit_sets):
+        rows = [p for p, i in enumerate(chosen) if where_fit[int(i)] == g]
+        if not rows:
+            continue
+        tails[rows] = _tail_scores(X[fit_idx], X[chosen[rows]])
+        ref = raw[fit_idx]
+        percent_refs[g] = [np.sort(ref[np.isfinite(ref[:, j]), j]) for j in range(ref.shape[1])]
+    out = []
     for pos, i in enumerate(chosen):
         r = int(rank[i])
-        top = np.argsort(-tails[pos], kind="stable")[:k_reason]
+        g = where_fit[int(i)]
+        peers = group_names[i]
         parts = []
-        for j in top:
+        for j in np.argsort(-tails[pos], kind="stable")[:k_reason]:
             value = raw[i, j]
-            label = descriptions.get(names[j], names[j])
             if not np.isfinite(value):
                 continue
-            ref = sorted_cols[j]
-            below = np.searchsorted(ref, value, side="left") / max(ref.size, 1)
-            above = 1.0 - np.searchsorted(ref, value, side="right") / max(ref.size, 1)
+            ref = percent_refs[g][j]
+            size = max(ref.size, 1)
+            below = np.searchsorted(ref, value, side="left") / size
+            above = 1.0 - np.searchsorted(ref, value, side="right") / size
             where = (
-                f"higher than {below:.1%} of accounts"
+                f"higher than {_pct(below)} of {peers}"
                 if below >= above
-                else f"lower than {above:.1%} of accounts"
+                else f"lower than {_pct(above)} of {peers}"
             )
+            label = descriptions.get(names[j], names[j])
             parts.append(f"{names[j]} = {_fmt(value)} ({label}; {where})")
         share = (r - 1) / top_k
-        severity = (
-            "high"
-            if share < cfg["severity_high"]
-            else "medium"
-            if share < cfg["severity_medium"]
-            else "low"
-        )
-        rows.append(
+        if share < cfg["severity_high"]:
+            severity = "high"
+        elif share < cfg["severity_medium"]:
+            severity = "medium"
+        else:
+            severity = "low"
+        out.append(
             {
                 S.EV_ACCOUNT: ids[i],
                 S.EV_DETECTOR: "outlier",
@@ -309,7 +372,17 @@ def _evidence(features, raw, X, names, fit_idx, chosen, rank, n, top_k, cfg, des
                 + "; ".join(parts),
             }
         )
-    return evidence_frame(pl.DataFrame(rows))
+    return evidence_frame(pl.DataFrame(out))
+
+
+def _pct(share: float) -> str:
+    """A share as a percentage that never rounds up to 100 % or down to 0 %."""
+    text = f"{share:.1%}"
+    if text == "100.0%" and share < 1:
+        return "99.9%"
+    if text == "0.0%" and share > 0:
+        return "0.1%"
+    return text
 
 
 def _fmt(value: float) -> str:
