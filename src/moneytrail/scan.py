@@ -209,7 +209,7 @@ def run_scan(
         (outdir / S.CASES_FILE).write_text(
             json.dumps({"cases": cases}, indent=1, default=str), encoding="utf-8"
         )
-        _write_manifest(outdir, manifest, stage.timings)
+    _write_manifest(outdir, manifest, stage.timings)
 
     if report:
         from moneytrail.report import write_report  # the report stack loads only when used
