@@ -279,6 +279,16 @@ def test_gig_workers_receive_many_small_p2p_from_distinct_people(txns, lookalike
     assert credits[S.AMOUNT].median() < 100
 
 
+def test_some_benign_vendors_bank_cash_in_several_cities_away_from_home(txns, lookalikes,
+                                                                       accounts):
+    gig = accounts.filter(pl.col(S.ACCOUNT_ID).is_in(_group(lookalikes, "gig_worker")))
+    deposits = txns.filter(pl.col(S.FROM_ACCOUNT) == S.CASH_NODE).join(
+        gig.select(S.ACCOUNT_ID, S.CITY), left_on=S.TO_ACCOUNT, right_on=S.ACCOUNT_ID)
+    away = deposits.filter(pl.col(S.LOCATION_CITY) != pl.col(S.CITY))
+    cities = away.group_by(S.TO_ACCOUNT).agg(pl.col(S.LOCATION_CITY).n_unique().alias("n"))
+    assert (cities["n"] >= 2).sum() >= 3
+
+
 def test_night_workers_deposit_cash_at_night(txns, lookalikes):
     night = txns.filter(pl.col(S.TO_ACCOUNT).is_in(_group(lookalikes, "night_worker"))
                         & (pl.col(S.FROM_ACCOUNT) == S.CASH_NODE))

@@ -290,6 +290,21 @@ def plant_benign(b: Builder, pop: Population) -> dict[str, np.ndarray]:
         b.add(b.clock(day, rng, "evening"), rng.choice([20.0, 25.0, 40.0, 50.0, 60.0, 80.0],
               len(who)), node[payer], node[coaches[who]], "p2p",
               memo=memos[rng.integers(0, len(memos), len(who))])
+    # Some are travelling vendors (markets, fairs, tours) who bank cash takings in
+    # the towns they work, buy fuel and a motel room there (a funnel look-alike).
+    vendors = gig[rng.random(len(gig)) < 0.12]
+    if len(vendors):
+        circuit = rng.choice(b.n_domestic, size=(len(vendors), 3), p=b.city_weights)
+        who, day = _rows(rng, vendors, rng.uniform(0.06, 0.2, len(vendors)), days)
+        city = circuit[who, rng.integers(0, 3, len(who))]
+        b.add(b.clock(day, rng, "day"), np.round(rng.lognormal(np.log(700), 0.6, len(who)), -1),
+              b.cash, node[vendors[who]], "cash", city=city)
+        m = b.local_merchant("fuel", city, rng)
+        b.card(b.clock(day, rng, "day"), node[vendors[who]], m, b.ticket(m, rng, 1.5))
+        stay = rng.random(len(who)) < 0.4
+        m = b.local_merchant("hotel", city[stay], rng)
+        b.card(b.clock(day[stay], rng, "evening"), node[vendors[who[stay]]], m,
+               b.ticket(m, rng, 0.7))
     # ... swept weekly to their own savings at another bank (a pass-through look-alike)
     savings = b.external("X:SAV", max(1, len(gig)))
     who, day = _periodic(rng, gig, 7, days, jitter=1)
