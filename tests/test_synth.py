@@ -129,10 +129,12 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
 
 
 def test_ingests_with_nothing_quarantined(out):
-    ingest = pytest.importorskip("moneytrail.ingest").ingest
-    result = ingest([out / "transactions.csv"])
+    ingest_mod = pytest.importorskip("moneytrail.ingest")
+    result = ingest_mod.ingest([out / "transactions.csv"])
     assert result.rows_quarantined == 0
     assert result.transactions.height == result.rows_read > 0
+    kyc = ingest_mod.read_accounts(out / "accounts.csv")
+    assert kyc.height == N_ACCOUNTS and dict(kyc.schema) == S.ACCOUNT_SCHEMA
 
 
 # ------------------------------------------------------------------- labels
