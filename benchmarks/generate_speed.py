@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     n_accounts = max(500, round(args.rows / (ROWS_PER_ACCOUNT_DAY * args.days)))
+    shutil.rmtree(DATA_DIR, ignore_errors=True)  # our own scratch folder: no stale files
     start = time.perf_counter()
     result = generate(DATA_DIR, n_accounts=n_accounts, days=args.days, seed=args.seed,
                       fmt=args.format)
