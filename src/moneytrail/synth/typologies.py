@@ -72,8 +72,10 @@ class Planter:
         return first, first + length
 
 
-def _other_cities(b: Builder, rng, home: int, k: int) -> np.ndarray:
-    cities = np.array([c for c in range(b.n_domestic) if c != home])
+def _other_cities(b: Builder, rng, homes, k: int) -> np.ndarray:
+    """k distinct domestic cities where none of the given accounts lives."""
+    homes = set(np.atleast_1d(homes).tolist())
+    cities = np.array([c for c in range(b.n_domestic) if c not in homes])
     p = b.city_weights[cities] / b.city_weights[cities].sum()
     return rng.choice(cities, size=k, replace=False, p=p)
 
@@ -91,7 +93,7 @@ def funnel(p: Planter, case: int, rng, k: float) -> None:
     b.label(case, p.node(acct), "facilitator")
     b.label(case, p.node(ctrl), "controller")
     home = int(p.pop.home[ctrl])
-    cities = _other_cities(b, rng, home, int(rng.integers(2, 6)))
+    cities = _other_cities(b, rng, p.pop.home[[acct, ctrl]], int(rng.integers(2, 6)))
     first, last = p.span(rng, k)
     n = max(3, int(rng.poisson(2.5 * k * (last - first) / 7)))
     day = np.sort(rng.integers(first, last, n))
@@ -112,8 +114,8 @@ def funnel(p: Planter, case: int, rng, k: float) -> None:
 
 
 def structuring(p: Planter, case: int, rng, k: float) -> None:
-    """Cash deposits split to stay under 10,000 per deposit (and often per day),
-    at several branches of the home city, then moved on by wire."""
+    """Cash deposits split to stay under 10,000 per deposit (though several on one
+    day may add up to more), in the home city, then moved on by wire."""
     b = p.b
     (acct,) = p.pick(rng, 1, "salaried", "remitting_family", "gig_worker")
     b.label(case, p.node(acct), "launderer")
@@ -163,13 +165,17 @@ def escort_ads_lodging(p: Planter, case: int, rng, k: float) -> None:
     mult = rng.choice([1, 1, 1, 2, 3], n_ads)
     b.card(b.clock(rng.integers(first, last, n_ads), rng, "any"), p.node(ctrl), ad,
            b.m_median[ad] * mult, case=case)
-    # a circuit of cities, short stays
-    home = int(p.pop.home[ctrl])
-    circuit = _other_cities(b, rng, home, int(rng.integers(2, 6)))
+    # a circuit of cities: short stays one after another, a few days apart
+    circuit = _other_cities(b, rng, p.pop.home[np.r_[ctrl, victims]], int(rng.integers(2, 6)))
     n_stays = max(2, int(rng.poisson(k * span / 5)))
-    arrive = np.sort(rng.integers(first, last, n_stays))
-    city = circuit[np.arange(n_stays) % len(circuit)]
     nights = rng.choice([1, 1, 2, 3], n_stays)
+    gap = rng.integers(0, max(2, int(8 / max(k, 0.3))), n_stays)
+    arrive = first + np.cumsum(np.r_[0, (nights + gap)[:-1]])
+    fits = arrive + nights <= last
+    fits[:2] = True  # at least two stays, even if the second runs past the window
+    arrive, nights = arrive[fits], nights[fits]
+    n_stays = len(arrive)
+    city = circuit[np.arange(n_stays) % len(circuit)]
     hotel = b.local_merchant("hotel", city, rng)
     room = b.ticket(hotel, rng, 0.8) * nights * 1.1437
     rounded = rng.random(n_stays) < 0.4 * min(1.0, k)
@@ -218,7 +224,12 @@ def collector(p: Planter, case: int, rng, k: float) -> None:
     internal = p.pick(rng, n_internal, "salaried", "business_traveller", "remitting_family",
                       where=~p.pop.female, at_least=0)
     b.label(case, p.node(internal), "buyer")
-    senders = np.concatenate([p.node(internal), b.external("X:P2P", n_senders - len(internal))])
+    # outside senders: some also pay ordinary people here (the gig workers' clients)
+    n_ext = n_senders - len(internal)
+    known = p.pools["p2p_clients"]
+    reused = rng.choice(known, size=min(n_ext // 2, len(known)), replace=False)
+    senders = np.concatenate([p.node(internal), reused,
+                              b.external("john", n_ext - len(reused))])
     reps = rng.choice([1, 1, 1, 2], len(senders))
     src = np.repeat(senders, reps)
     n = len(src)
