@@ -305,6 +305,7 @@ def test_groups_have_their_ages_and_households_share_addresses(accounts, lookali
     by = {r[S.LB_GROUP]: (r["lo"], r["hi"]) for r in ages.iter_rows(named=True)}
     assert by["teen"][0] >= 14 and by["teen"][1] <= 17
     assert by["retiree"][0] >= 65
+    assert accounts.select(pl.col(S.ADDRESS).str.ends_with(pl.col(S.CITY)).all()).item()
     persons = accounts.filter(pl.col(S.HOLDER_TYPE) == "person")
     shared = persons.group_by(S.ADDRESS).len().filter(pl.col("len") >= 2)
     assert shared.height >= 50

@@ -222,6 +222,8 @@ def accounts_frame(b: Builder, pop: Population, overrides: dict[str, dict[int, s
         original = target.copy()
         for pos, value in sorted(values.items()):
             target[pos] = original[int(value[1:])] if value.startswith("@") else value
+            if column == S.ADDRESS and value.startswith("@"):
+                city[pos] = city[int(value[1:])]  # the address names its city
     opened_override = overrides.get(S.OPENED_AT, {})
     for pos, value in opened_override.items():
         opened[pos] = np.datetime64(value, "D")

@@ -80,6 +80,15 @@ def _other_cities(b: Builder, rng, homes, k: int) -> np.ndarray:
     return rng.choice(cities, size=k, replace=False, p=p)
 
 
+def _near(p: Planter, rng, ctrl: int, k: int, young: np.ndarray) -> np.ndarray:
+    """Victims for a controller: young, living in his city when there are enough
+    (a shared address must not point to another town)."""
+    groups = ("student", "gig_worker", "salaried")
+    same_city = young & (p.pop.home == p.pop.home[ctrl])
+    ok = same_city & np.isin(p.pop.group, [GROUP_CODE[g] for g in groups]) & ~p.used
+    return p.pick(rng, k, *groups, where=same_city if ok.sum() >= k else young)
+
+
 # ---------------------------------------------------------------------------
 # Trafficking typologies
 # ---------------------------------------------------------------------------
@@ -153,8 +162,7 @@ def escort_ads_lodging(p: Planter, case: int, rng, k: float) -> None:
     victims, swept to the controller (FINTRAC 2016 T-1..T-6, P-1; FIN-2020-A008)."""
     b = p.b
     (ctrl,) = p.pick(rng, 1, "salaried", "gig_worker")
-    victims = p.pick(rng, int(rng.integers(1, 3)), "student", "gig_worker", "salaried",
-                     where=p.pop.age < 30)
+    victims = _near(p, rng, ctrl, int(rng.integers(1, 3)), p.pop.age < 30)
     b.label(case, p.node(ctrl), "controller")
     b.label(case, p.node(victims), "victim")
     first, last = p.span(rng, k, 21)
@@ -355,8 +363,7 @@ def controller_victims(p: Planter, case: int, rng, k: float) -> None:
     FINTRAC 2016 P-13, FIN-2020-A008 typology 3)."""
     b = p.b
     (ctrl,) = p.pick(rng, 1, "salaried", "gig_worker")
-    victims = p.pick(rng, int(rng.integers(2, 7)), "student", "gig_worker", "salaried",
-                     where=p.pop.age < 32)
+    victims = _near(p, rng, ctrl, int(rng.integers(2, 7)), p.pop.age < 32)
     b.label(case, p.node(ctrl), "controller")
     b.label(case, p.node(victims), "victim")
     # shared identifiers: faint cases share one, strong cases several
