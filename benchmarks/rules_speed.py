@@ -24,7 +24,7 @@ import polars as pl
 from moneytrail import schema as S
 from moneytrail.rules import load_rules, run_rules
 from moneytrail.rules import views as V
-from moneytrail.rules.compiler import needs_kyc, compile_rule, rule_query
+from moneytrail.rules.compiler import compile_rule, needs_kyc, rule_query
 
 DATA_DIR = Path(__file__).parent / ".data" / "rules"
 ROWS_PER_ACCOUNT_DAY = 0.77  # the generator's default population mix

@@ -431,3 +431,4 @@ def test_kyc_columns_join_both_sides_and_age_comes_from_birth_date():
     result = run_rules(txns(rows), type(ruleset)(minors, []), accounts=younger)
     ev = by_code(result, "TEST-MINOR-01")
     assert ev[S.EV_REASON] == "3 payers under 18 within 30 days"
+

@@ -153,8 +153,14 @@ def _strength_expr(compiled: CompiledRule) -> pl.Expr:
     return compiled.strength.cast(pl.Float64).clip(0.0, 1.0).fill_null(1.0).alias(_STRENGTH)
 
 
-def rule_query(compiled: CompiledRule, view: pl.LazyFrame) -> pl.LazyFrame:
-    """The lazy query of one rule over its view: one row per subject account that fired."""
+def rule_query(
+    compiled: CompiledRule, view: pl.LazyFrame, sorted_by_account: bool = False
+) -> pl.LazyFrame:
+    """The lazy query of one rule over its view: one row per subject account that fired.
+
+    ``sorted_by_account``: the view is already sorted by (account, timestamp), so a
+    windowed rule over it need not sort its rows again.
+    """
     rule = compiled.rule
     base = view.filter(compiled.where)
     if rule.level == "transaction":
@@ -174,7 +180,8 @@ def rule_query(compiled: CompiledRule, view: pl.LazyFrame) -> pl.LazyFrame:
         support = base.select(key, S.TIMESTAMP, *_own(""))
         start = pl.col(S.TIMESTAMP).min().alias(_START)
     rows = rows.filter(pl.col(key).is_not_null() & (pl.col(key) != pl.lit(S.CASH_NODE)))
-    return _account_query(compiled, rows, support, key, start)
+    presorted = sorted_by_account and key == V.ACCOUNT and rule.sequence is None
+    return _account_query(compiled, rows, support, key, start, presorted)
 
 
 def _own(prefix: str) -> list[pl.Expr]:
@@ -221,6 +228,7 @@ def _account_query(
     support: pl.LazyFrame,
     key: str,
     start: pl.Expr,
+    presorted: bool = False,
 ) -> pl.LazyFrame:
     rule = compiled.rule
     ts = pl.col(S.TIMESTAMP)
@@ -234,9 +242,11 @@ def _account_query(
         ts.max().alias(_END),
     ]
     if rule.window:
+        if not presorted:
+            rows = rows.sort(key, S.TIMESTAMP)
+        period = polars_duration(rule.window)
         windows = (
-            rows.sort(key, S.TIMESTAMP)
-            .rolling(index_column=S.TIMESTAMP, period=polars_duration(rule.window), group_by=key)
+            rows.rolling(index_column=S.TIMESTAMP, period=period, group_by=key)
             .agg(aggs)
             .drop(S.TIMESTAMP)
         )
@@ -378,22 +388,25 @@ def run_rules(
     )
     present = V.present_columns(base, kyc)
     canon = base.lazy()
+    movements: pl.LazyFrame | None = None
 
     run = RuleRun(evidence=empty_evidence())
     views: dict[str, pl.LazyFrame] = {}
 
     def view_for(rule: Rule) -> pl.LazyFrame:
-        name = rule.view
-        if name == "movements" and kyc is not None and needs_kyc(rule):
-            name = "movements+kyc"
-        if name not in views:
-            if name == "transactions":
-                views[name] = V.transactions_view(canon)
-            elif name == "movements":
-                views[name] = V.movements_view(canon)
-            else:
-                views[name] = V.with_kyc(V.movements_view(canon), kyc)
-        return views[name]
+        nonlocal movements
+        if rule.view == "transactions":
+            return canon
+        if movements is None:
+            # Built once in memory (twice the input's rows, only the columns rules
+            # read) rather than re-derived from the input by every rule's query.
+            # Sorted by (account, time) once, so windowed rules need not sort.
+            movements = V.movements_view(canon).sort(V.ACCOUNT, S.TIMESTAMP).collect().lazy()
+        if kyc is not None and needs_kyc(rule):
+            if "kyc" not in views:
+                views["kyc"] = V.with_kyc(movements, kyc)
+            return views["kyc"]
+        return movements
 
     queued: list[tuple[CompiledRule, pl.LazyFrame]] = []
     for rule in ruleset.rules:
@@ -405,7 +418,8 @@ def run_rules(
             continue
         try:
             compiled = compile_rule(rule, overrides.get(rule.id))
-            queued.append((compiled, rule_query(compiled, view_for(rule))))
+            view = view_for(rule)
+            queued.append((compiled, rule_query(compiled, view, rule.view == "movements")))
         except RuleError as exc:
             run.errors.append((rule.id, _error_text(exc)))
 
