@@ -282,65 +282,74 @@ class Builder:
 
     # --------------------------------------------------------------- assembly
     def transactions(self) -> pl.DataFrame:
-        """All recorded transactions in the canonical layout, sorted by time."""
+        """All recorded transactions in the canonical layout, sorted by time.
+
+        Built one column at a time, freeing the integer codes as they are used,
+        so peak memory stays near the size of the finished frame."""
+        chunks, self.chunks = self.chunks, []
         # Chunks arrive in a fixed order, so a stable sort on time is deterministic.
-        ts_all = np.concatenate([c.ts for c in self.chunks])
-        order = np.argsort(ts_all, kind="stable")
-        del ts_all
-        cat = {}
+        order = np.argsort(np.concatenate([c.ts for c in chunks]), kind="stable")
+        cat: dict[str, np.ndarray] = {}
         for f in _CHUNK_FIELDS:
-            cat[f] = np.concatenate([getattr(c, f) for c in self.chunks])[order]
-        self.chunks = []  # free the pieces: the frame below holds everything
+            cat[f] = np.concatenate([getattr(c, f) for c in chunks])[order]
+            for c in chunks:
+                setattr(c, f, None)
+        del chunks
         n = len(order)
+        del order
         case_typ = np.array([self.text(c.typology) for c in self.cases] + [NONE], dtype=np.int64)
         texts = pl.Series("t", self.texts, dtype=pl.String)
         nodes = pl.Series("n", self.node_names, dtype=pl.String)
-        node_country = np.array(self.node_country, dtype=np.int64)
-        node_bank = np.array(self.node_bank, dtype=np.int64)
-        city_country = self.city_country
+        city_names = pl.Series("c", self.city_names, dtype=pl.String)
+        node_country = np.array(self.node_country, dtype=np.int32)
+        node_bank = np.array(self.node_bank, dtype=np.int32)
 
         def lookup(series: pl.Series, codes: np.ndarray) -> pl.Series:
-            idx = pl.Series(codes, dtype=pl.Int64)
-            idx = pl.select(pl.when(idx >= 0).then(idx)).to_series()
-            return series.gather(idx)
+            """Strings by code; NONE (-1) becomes null."""
+            idx = pl.Series(codes).cast(pl.Int64)
+            return series.gather(pl.select(pl.when(idx >= 0).then(idx)).to_series())
 
-        city = cat["city"]
-        merchant = cat["merchant"]
-        is_case = cat["case"] >= 0
-        ts = (np.datetime64(self.start, "s") + cat["ts"].astype("timedelta64[s]")).astype(
-            "datetime64[us]")
-        city_names = pl.Series("c", self.city_names, dtype=pl.String)
-        frame = pl.DataFrame(
-            {
-                S.TXN_ID: pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(
-                    len(str(n))).str.replace(r"^", "T"),
-                S.TIMESTAMP: pl.Series(ts).cast(pl.Datetime("us")),
-                S.AMOUNT: cat["amount"],
-                S.CURRENCY: pl.repeat(C.CURRENCY, n, eager=True),
-                S.FROM_ACCOUNT: lookup(nodes, cat["src"]),
-                S.TO_ACCOUNT: lookup(nodes, cat["dst"]),
-                S.FROM_BANK: lookup(texts, node_bank[cat["src"]]),
-                S.TO_BANK: lookup(texts, node_bank[cat["dst"]]),
-                S.CHANNEL: pl.Series(cat["channel"].astype(np.uint32)).cast(pl.UInt32),
-                S.MCC: pl.Series(np.where(cat["mcc"] >= 0, cat["mcc"], 0)).cast(pl.Int32),
-                S.MERCHANT: lookup(texts, np.where(merchant >= 0, self.m_name[merchant], NONE)),
-                S.MEMO: lookup(texts, cat["memo"]),
-                S.LOCATION_CITY: lookup(city_names, city),
-                S.LOCATION_COUNTRY: lookup(texts, np.where(city >= 0, city_country[city], NONE)),
-                S.FROM_COUNTRY: lookup(texts, node_country[cat["src"]]),
-                S.TO_COUNTRY: lookup(texts, node_country[cat["dst"]]),
-                S.IS_LAUNDERING: is_case,
-                S.TYPOLOGY: lookup(texts, case_typ[cat["case"]]),
-            }
-        )
+        col: dict[str, pl.Series | np.ndarray] = {}
+        col[S.TXN_ID] = pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(
+            len(str(n))).str.replace(r"^", "T")
+        seconds = cat.pop("ts")
+        col[S.TIMESTAMP] = pl.Series(
+            (np.datetime64(self.start, "s") + seconds.astype("timedelta64[s]")).astype(
+                "datetime64[us]")).cast(pl.Datetime("us"))
+        del seconds
+        col[S.AMOUNT] = cat.pop("amount")
+        col[S.CURRENCY] = pl.repeat(C.CURRENCY, n, eager=True)
+        for side, account, bank, country in (
+            ("src", S.FROM_ACCOUNT, S.FROM_BANK, S.FROM_COUNTRY),
+            ("dst", S.TO_ACCOUNT, S.TO_BANK, S.TO_COUNTRY),
+        ):
+            codes = cat.pop(side)
+            col[account] = lookup(nodes, codes)
+            col[bank] = lookup(texts, node_bank[codes])
+            col[country] = lookup(texts, node_country[codes])
+            del codes
         channels = pl.Series(list(S.CHANNELS), dtype=pl.String)
-        mcc_null = cat["mcc"] < 0
-        frame = frame.with_columns(
-            channels.gather(frame.get_column(S.CHANNEL)).cast(S.CHANNEL_DTYPE).alias(S.CHANNEL),
-            pl.when(pl.Series(mcc_null)).then(None).otherwise(pl.col(S.MCC)).alias(S.MCC),
-        )
-        self._case_of_row = cat["case"]
-        return frame
+        col[S.CHANNEL] = channels.gather(pl.Series(cat.pop("channel")).cast(pl.UInt32)).cast(
+            S.CHANNEL_DTYPE)
+        mcc = cat.pop("mcc")
+        col[S.MCC] = pl.Series(mcc).cast(pl.Int32)
+        col[S.MCC] = pl.select(pl.when(col[S.MCC] >= 0).then(col[S.MCC])).to_series()
+        del mcc
+        merchant = cat.pop("merchant")
+        col[S.MERCHANT] = lookup(texts, np.where(merchant >= 0, self.m_name[merchant], NONE))
+        del merchant
+        col[S.MEMO] = lookup(texts, cat.pop("memo"))
+        city = cat.pop("city")
+        col[S.LOCATION_CITY] = lookup(city_names, city)
+        col[S.LOCATION_COUNTRY] = lookup(texts, np.where(city >= 0, self.city_country[city],
+                                                         NONE))
+        del city
+        case = cat.pop("case")
+        col[S.IS_LAUNDERING] = case >= 0
+        col[S.TYPOLOGY] = lookup(texts, case_typ[case])
+        self._case_of_row = case
+        order_of_columns = [c for c in S.TRANSACTION_SCHEMA if c not in S.PROVENANCE_COLUMNS]
+        return pl.DataFrame({name: col.pop(name) for name in order_of_columns})
 
     def label_frames(self, txns: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """labels.csv (member accounts and roles) and label_transactions.csv."""
