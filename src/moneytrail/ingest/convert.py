@@ -48,8 +48,15 @@ DEFAULT_DATETIME_FORMATS = (
 )
 DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 SAMPLE_ROWS = 2000
-_TRUE = ("true", "t", "1", "yes", "y", "1.0")
-_FALSE = ("false", "f", "0", "no", "n", "0.0")
+# spelled out in their usual cases: matching them costs less than lower-casing a column
+_TRUE = [v for w in ("true", "t", "yes", "y") for v in (w, w.upper(), w.capitalize())] + [
+    "1",
+    "1.0",
+]
+_FALSE = [v for w in ("false", "f", "no", "n") for v in (w, w.upper(), w.capitalize())] + [
+    "0",
+    "0.0",
+]
 _INT_RANGES = {S.MCC: (0, 9999), S.AGE: (0, 150)}
 # order in which checks quarantine a row: the first failure is reported
 _CHECK_ORDER = (
@@ -273,7 +280,10 @@ def compile_source(
         expr = pl.col(val_name(target)) if target in values else pl.lit(None)
         if table == "transactions" and target == S.TXN_ID:
             derived = pl.lit(f"{txn_label}:") + pl.col(ROW).cast(pl.String)
-            expr = pl.coalesce(expr.cast(pl.String), derived) if target in values else derived
+            # an export's own ids stay as given; the few missing ones are
+            # derived after collection (core), so a full column of derived
+            # strings is built only for exports without ids
+            expr = expr.cast(pl.String) if target in values else derived
         out.append(expr.cast(dtype).alias(target))
     if table == "transactions":  # provenance columns are part of TRANSACTION_SCHEMA
         out[list(target_schema).index(S.SOURCE_FILE)] = pl.lit(src.path).alias(S.SOURCE_FILE)
@@ -385,7 +395,7 @@ def _convert(target, col, r, raw_dtype, dtype, label, value_text, fmt_sample, v)
 
     if dtype == pl.Boolean:
         if is_text:
-            text = _apply_map(col, r).str.to_lowercase()
+            text = _apply_map(col, r)
             value = pl.when(text.is_in(_TRUE)).then(True).when(text.is_in(_FALSE)).then(False)
         elif raw_dtype == pl.Boolean:
             value = r
@@ -398,10 +408,9 @@ def _convert(target, col, r, raw_dtype, dtype, label, value_text, fmt_sample, v)
     # text columns (strings and the channel enum)
     value = _apply_map(col, r if is_text else r.cast(pl.String))
     if target == S.CHANNEL:
-        value = value.str.to_lowercase()
-        known = value.is_in(list(S.CHANNELS))
+        # canonical names as they are (a profile's map takes other spellings)
         checks.append(Check(r.is_not_null() & v.is_null(), "unknown channel", label, value_text))
-        return pl.when(known).then(value), checks
+        return value.cast(S.CHANNEL_DTYPE, strict=False), checks
     if target == S.HOLDER_TYPE:
         value = value.str.to_lowercase()
         known = value.is_in(list(S.HOLDER_TYPES))
@@ -409,8 +418,7 @@ def _convert(target, col, r, raw_dtype, dtype, label, value_text, fmt_sample, v)
             Check(r.is_not_null() & v.is_null(), "unknown holder_type", label, value_text)
         )
         return pl.when(known).then(value), checks
-    if col.vocabulary is not None:
-        value = value.str.to_uppercase()
+    if col.vocabulary is not None:  # codes as they are: ISO 4217 codes are upper case
         vocab = sorted(VOCABULARIES[col.vocabulary])
         what = "currency" if target == S.CURRENCY else target
         checks.append(

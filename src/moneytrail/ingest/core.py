@@ -148,18 +148,50 @@ def _quarantine_view(frame: pl.LazyFrame, file_col: str, row_col: str) -> pl.Laz
     )
 
 
-def _mark_duplicates(frame: pl.LazyFrame, key: str, reason: str) -> pl.LazyFrame:
+def _mark_duplicates(table: pl.DataFrame, key: str, reason: str) -> pl.DataFrame:
     """Quarantine every otherwise good row whose key an earlier row already has.
 
     The earlier row may itself be quarantined for another reason: the id was
-    taken either way, and a partition by validity would double the cost.
+    taken either way. Keys are compared by hash first (cheap on millions of
+    strings); only rows whose hash repeats are compared exactly.
     """
-    repeat = pl.col(REASON).is_null() & ~pl.col(key).is_first_distinct()
-    return frame.with_columns(
-        pl.when(repeat).then(pl.lit(reason)).otherwise(pl.col(REASON)).alias(REASON),
-        pl.when(repeat).then(pl.lit(key)).otherwise(pl.col(QCOLUMN)).alias(QCOLUMN),
-        pl.when(repeat).then(pl.col(key)).otherwise(pl.col(QVALUE)).alias(QVALUE),
+    keys = table.get_column(key)
+    hashed = keys.hash()
+    if hashed.n_unique() == hashed.len():  # no repeated hash: no duplicate
+        return table
+    candidates = hashed.is_duplicated().arg_true()
+    repeated = candidates.filter(~keys.gather(candidates).is_first_distinct())
+    repeat = pl.repeat(False, table.height, dtype=pl.Boolean, eager=True).scatter(repeated, True)
+    flag = pl.lit(repeat) & pl.col(REASON).is_null()
+    return table.with_columns(
+        pl.when(flag).then(pl.lit(reason)).otherwise(pl.col(REASON)).alias(REASON),
+        pl.when(flag).then(pl.lit(key)).otherwise(pl.col(QCOLUMN)).alias(QCOLUMN),
+        pl.when(flag).then(pl.col(key)).otherwise(pl.col(QVALUE)).alias(QVALUE),
     )
+
+
+def _fill_missing_ids(table: pl.DataFrame, paths: list[str], labels: list[str]) -> pl.DataFrame:
+    """``<file stem>:<row>`` for rows whose export gave no txn_id."""
+    if table.get_column(S.TXN_ID).null_count() == 0:
+        return table
+    label_of = dict(zip(paths, labels, strict=True))
+    label = pl.col(S.SOURCE_FILE).replace_strict(
+        list(label_of), list(label_of.values()), return_dtype=pl.String
+    )
+    derived = pl.concat_str([label, pl.lit(":"), pl.col(S.SOURCE_ROW).cast(pl.String)])
+    return table.with_columns(pl.col(S.TXN_ID).fill_null(derived))
+
+
+def _split(table: pl.DataFrame, file_col: str, row_col: str, columns: list[str]):
+    """(accepted rows with `columns`, quarantine table) of a validated frame."""
+    bad = table.get_column(REASON).is_not_null()
+    if not bad.any():  # the usual case: no copy of the table
+        return table.select(columns), _quarantine_view(
+            table.head(0).lazy(), file_col, row_col
+        ).collect()
+    accepted = table.filter(~bad).select(columns)
+    quarantine = _quarantine_view(table.filter(bad).lazy(), file_col, row_col).collect()
+    return accepted, quarantine
 
 
 def ingest(
@@ -209,20 +241,23 @@ def ingest(
         notices.extend(comp.notices)
 
     combined = pl.concat([c.frame for c in compiled], how="vertical")
-    if any(prof.transactions.columns.get(S.TXN_ID) for prof in profiles):
-        combined = _mark_duplicates(combined, S.TXN_ID, "duplicate txn_id")
-
-    txn_plan = combined.filter(pl.col(REASON).is_null()).select(list(S.TRANSACTION_SCHEMA))
-    quarantine_plan = _quarantine_view(combined, S.SOURCE_FILE, S.SOURCE_ROW)
-    counts_plan = combined.group_by(S.SOURCE_FILE).agg(
-        pl.len().alias("read"), pl.col(REASON).is_not_null().sum().alias("quarantined")
-    )
+    # One collection; ids and duplicates are finished on the collected frame,
+    # where a duplicate-free column (the usual case) costs one hash pass.
     with _status(progress, path_list, "ingesting"):
-        transactions, quarantine, counts = _collect(
-            [txn_plan, quarantine_plan, counts_plan], compiled, sources
-        )
-
-    by_file = {row[S.SOURCE_FILE]: row for row in counts.iter_rows(named=True)}
+        (table,) = _collect([combined], compiled, sources)
+    table = _fill_missing_ids(table, path_list, labels)
+    if any(prof.transactions.columns.get(S.TXN_ID) for prof in profiles):
+        table = _mark_duplicates(table, S.TXN_ID, "duplicate txn_id")
+    transactions, quarantine = _split(
+        table, S.SOURCE_FILE, S.SOURCE_ROW, list(S.TRANSACTION_SCHEMA)
+    )
+    # rows read per file; the quarantined ones are counted on the (small) quarantine
+    if len(set(path_list)) == 1:
+        read = {path_list[0]: table.height}
+    else:
+        read = dict(table.get_column(S.SOURCE_FILE).value_counts().iter_rows())
+    rejected = dict(quarantine.get_column(S.Q_FILE).value_counts().iter_rows())
+    by_file = {path: {"read": n, "quarantined": rejected.get(path, 0)} for path, n in read.items()}
     files: list[FileCount] = []
     for path in dict.fromkeys(path_list):
         row = by_file.get(path)
@@ -279,10 +314,9 @@ def _read_accounts(path, chosen: Profile | None, txn_profiles: Sequence[Profile]
     if profile is None:
         raise _no_profile_error(src, "accounts")
     comp = compile_source(src, scan_source(src), profile, "accounts", file_label(src.path))
-    frame = _mark_duplicates(comp.frame, S.ACCOUNT_ID, "duplicate account_id")
-    table_plan = frame.filter(pl.col(REASON).is_null()).select(list(S.ACCOUNT_SCHEMA))
-    quarantine_plan = _quarantine_view(frame, S.Q_FILE, S.Q_ROW)
-    table, quarantine = _collect([table_plan, quarantine_plan], [comp], [src])
+    (frame,) = _collect([comp.frame], [comp], [src])
+    frame = _mark_duplicates(frame, S.ACCOUNT_ID, "duplicate account_id")
+    table, quarantine = _split(frame, S.Q_FILE, S.Q_ROW, list(S.ACCOUNT_SCHEMA))
     if table.height + quarantine.height == 0:
         raise InputError("has a header but no data rows", file=src.path)
     count = FileCount(

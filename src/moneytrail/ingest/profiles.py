@@ -51,6 +51,7 @@ date, description, debit, credit, balance, counterparty) into from/to rows::
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -169,8 +170,17 @@ def missing_detect_columns(table: TableSpec, header: list[str]) -> list[str]:
 # --------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------
+@functools.cache
+def _builtin_profiles() -> tuple[Profile, ...]:
+    return tuple(load_profile(n) for n in _sorted_builtin_names())
+
+
 def list_profiles() -> list[Profile]:
     """The built-in profiles, in detection order."""
+    return list(_builtin_profiles())
+
+
+def _sorted_builtin_names() -> list[str]:
     names = [
         entry.name.removesuffix(".yaml")
         for entry in _builtin_dir().iterdir()
@@ -178,7 +188,7 @@ def list_profiles() -> list[Profile]:
     ]
     order = {name: i for i, name in enumerate(DETECTION_ORDER)}
     names.sort(key=lambda n: (order.get(n, len(order)), n))
-    return [load_profile(n) for n in names]
+    return names
 
 
 def builtin_names() -> list[str]:
