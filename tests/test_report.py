@@ -32,6 +32,7 @@ from moneytrail.errors import InputError
 from moneytrail.report import explore, write_report
 from moneytrail.report import html as report_html
 from moneytrail.report.assets import safe_json
+from moneytrail.report.casedata import focus
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
@@ -111,6 +112,21 @@ def test_embedded_transactions_are_capped_and_say_so(tmp_path, monkeypatch):
     assert "Only the 10 largest transactions are embedded" in text
     data = json.loads(re.search(r'id="mt-data">(.*?)</script>', text, re.S).group(1))
     assert set(data["cases"]) == {"case-C00001", "case-C00002", "case-C00003"}
+
+
+def test_big_cases_are_cut_for_the_chart_and_the_page_says_so():
+    members = [{"id": f"M{i}", "member": True, "risk": i / 1000, "rank": 1000 - i}
+               for i in range(500)]
+    outside = [{"id": f"X{i}", "member": False, "risk": None, "rank": None} for i in range(50)]
+    edges = [{"from": f"M{i}", "to": f"X{i % 50}", "n": 1, "total": float(i)}
+             for i in range(500)]
+    cut = focus({"nodes": members + outside, "edges": edges}, max_nodes=100)
+    kept = {n["id"] for n in cut["nodes"]}
+    assert len(kept) <= 100 and (cut["n_nodes_total"], cut["n_edges_total"]) == (550, 500)
+    assert "M499" in kept and "M0" not in kept  # the riskiest members stay
+    assert all(e["from"] in kept and e["to"] in kept for e in cut["edges"])
+    small = {"nodes": members[:3], "edges": edges[:2]}
+    assert focus(small, 100)["nodes"] == members[:3]
 
 
 def test_report_of_a_missing_scan_is_one_clear_error(tmp_path):

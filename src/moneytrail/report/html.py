@@ -26,6 +26,7 @@ MAX_ALERT_ROWS = 1000  # alerts listed in the page; the full list is alerts.csv
 MAX_CASE_TXNS = 300  # transactions embedded per case (largest by value)
 MAX_CASE_EVIDENCE = 150  # evidence rows per case (strongest first)
 MAX_TIMELINE_LANES = 14
+MAX_OTHER_CASES = 2000  # further cases listed in the table; cases.json has all
 MAX_CHART_NODES = 120  # accounts drawn per case; a chart of thousands helps nobody
 
 ROLE_COLOURS = {
@@ -143,7 +144,7 @@ def timeline(bundle: dict[str, Any], width: int = 920) -> dict[str, Any]:
                 lane_ids.append(end)
     labels = {n["id"]: n["label"] for n in bundle["nodes"]}
     other = len(lane_ids)
-    left, top, lane_h = 170, 24, 26
+    left, top, lane_h = 200, 24, 26
     height = top + lane_h * (other + 1) + 10
     lanes = [
         {"y": top + lane_h * i + lane_h // 2, "label": labels.get(a, a), "id": a}
@@ -196,7 +197,7 @@ def _txn_title(t: dict[str, Any], labels: dict[str, str]) -> str:
 
 
 def score_distribution(scores: pl.DataFrame, bins: int = 20) -> dict[str, Any]:
-    """Histogram of risk scores (counts per bin) and accounts per level."""
+    """Accounts per risk-score bin and per level (the picture is drawn by pictures.py)."""
     counts = (
         scores.select(
             (pl.col(S.SC_RISK).fill_null(0.0).clip(0.0, 1.0) * bins)
@@ -211,14 +212,8 @@ def score_distribution(scores: pl.DataFrame, bins: int = 20) -> dict[str, Any]:
     per_bin = dict(counts.iter_rows())
     values = [int(per_bin.get(i, 0)) for i in range(bins)]
     levels = dict(scores.group_by(S.SC_LEVEL).len().iter_rows())
-    peak = max(values) or 1
-    bars = [
-        {"x": 40 + i * 22, "h": round(140 * (v / peak) ** 0.5, 1), "n": v,
-         "label": f"{i / bins:.2f}–{(i + 1) / bins:.2f}"}
-        for i, v in enumerate(values)
-    ]
     return {
-        "bars": bars,
+        "bins": values,
         "levels": [(lvl, int(levels.get(lvl, 0))) for lvl in LEVEL_ORDER],
         "n": scores.height,
     }
@@ -243,7 +238,8 @@ def write_report(outdir: Path, top_cases: int = 20) -> Path:
     context = summary_context(scan, catalogue)
     context.update(
         cases=views,
-        other_cases=scan.cases[len(top):],
+        other_cases=scan.cases[len(top): len(top) + MAX_OTHER_CASES],
+        n_other_cases=max(0, len(scan.cases) - len(top)),
         histogram_png=assets.png_data_uri(histogram),
         histogram_file=f"{PICTURES_DIR}/{histogram.name}",
         max_case_txns=MAX_CASE_TXNS,
