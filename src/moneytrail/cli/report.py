@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from moneytrail.cli.common import err, out
+from moneytrail.cli.common import err, notice, out
 
 EXPORT_FORMAT_NAMES = ("goaml", "sar", "i2", "gexf", "graphml", "ftm")
 
@@ -67,6 +67,8 @@ def export(outdir, fmt, output, profile, cases, top_cases) -> None:
                         top_cases=top_cases)
     for path in paths:
         out.print(str(path))
+    if not paths:
+        notice("the scan has no cases with transactions: nothing to export")
     err.print(f"{fmt}: {len(paths)} file(s) in {output}", highlight=False)
 
 

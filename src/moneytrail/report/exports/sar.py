@@ -166,10 +166,13 @@ def narrative(bundle: dict[str, Any], created: str | None = None) -> str:
     # WHY
     parts.append("WHY")
     reasons = []
+    victim_ids = {v["id"] for v in victims}
     for e in bundle["evidence"][: MAX_LISTED * 2]:
         rule = f"{e['code']}" + (f" ({e['title']})" if e.get("title") else "")
         refs = f" [{'; '.join(e['references'])}]" if e.get("references") else ""
-        reasons.append(f"account {e['account']}: {rule}: {e.get('reason') or ''}{refs}")
+        who = f"account {e['account']}" + (" (possible victim)"
+                                           if e["account"] in victim_ids else "")
+        reasons.append(f"{who}: {rule}: {e.get('reason') or ''}{refs}")
     if len(bundle["evidence"]) > MAX_LISTED * 2 or bundle.get("n_evidence", 0) > len(reasons):
         reasons.append(f"{bundle.get('n_evidence', len(bundle['evidence'])) - len(reasons)} "
                        "further indicators are in the scan's evidence.parquet")
