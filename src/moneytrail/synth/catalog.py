@@ -214,7 +214,7 @@ BENIGN_P2P_MEMOS = (
     "dinner", "thanks!", "rent share", "utilities", "groceries", "birthday gift", "concert",
     "gas money", "movie night", "brunch", "for the tickets", "split bill", "coffee", "pizza",
     "uber", "happy birthday", "lunch", "vacation share", "Netflix share", "thanks", "payment",
-    "sorry!", "help with bills", "", "", "", "", "",
+    "sorry!", "help with bills", "donation", "pls pay back", "", "", "", "", "",
 )
 GIG_MEMOS = (
     "dog walking", "haircut", "tutoring", "house cleaning", "braids", "lawn mowing",
