@@ -26,7 +26,7 @@ from moneytrail.synth import FORMATS, TYPOLOGIES, generate, parse_typologies
 def generate_command(out_dir, n_accounts, days, seed, typologies, fmt):
     """Write a synthetic bank export with planted trafficking typologies and labels.
 
-    DIR gets transactions.<fmt> and accounts.<fmt> in the canonical schema,
+    The -o folder gets transactions.<fmt> and accounts.<fmt> (canonical schema),
     labels.csv (account_id, case_id, typology, role), label_transactions.csv
     (txn_id, case_id, typology) and lookalikes.csv (account_id, group).
     """
