@@ -57,6 +57,9 @@ DEFAULTS: dict[str, Any] = {
     "max_pair_txns": 2,
     # fan_in / fan_out: distinct one-off counterparties of one hub within the window.
     "fan_min_counterparties": 5,
+    # ... and at least this multiple of the median hub's busiest window, so that
+    # where everybody pays new people all the time, only outliers are fans.
+    "fan_population_multiple": 3.0,
     "fan_window": "90d",
     # At least this many one-off transfers of one account spaced like clockwork
     # (gaps varying by at most this share of their mean) are standing orders,
@@ -154,6 +157,7 @@ def detect_patterns(
                 min_counterparties=int(cfg["fan_min_counterparties"]),
                 scheduled_min_transfers=int(cfg["scheduled_min_transfers"]),
                 scheduled_max_gap_cv=float(cfg["scheduled_max_gap_cv"]),
+                population_multiple=float(cfg["fan_population_multiple"]),
             )
             add(code, inst.drop("hub", strict=False))
     if "cycle" in enabled:

@@ -22,6 +22,7 @@ N = "n"
 MEMBERS = "members"
 ROLES = "roles"
 TOTAL = "total"
+MEMBER_SCORES = "member_scores"  # optional: one score per member instead of the instance's
 
 _SEVERITY_CUTS = ((0.8, "critical"), (0.6, "high"), (0.4, "medium"))
 
@@ -230,7 +231,7 @@ def to_evidence(instances: pl.DataFrame, code: str, prefix: str) -> pl.DataFrame
                 S.EV_REASON: pl.String,
             }
         )
-    return (
+    frame = (
         instances.with_row_index("_i", offset=1)
         .with_columns(
             pl.format(f"{prefix}{{}}", pl.col("_i").cast(pl.String).str.zfill(5)).alias(
@@ -238,7 +239,17 @@ def to_evidence(instances: pl.DataFrame, code: str, prefix: str) -> pl.DataFrame
             ),
             pl.col(S.EV_SCORE).clip(0.0, 1.0),
         )
-        .explode([MEMBERS, ROLES])
+    )
+    per_member = MEMBER_SCORES in instances.columns
+    if not per_member:
+        frame = frame.with_columns(
+            pl.col(MEMBERS).list.eval(pl.lit(0.0)).alias(MEMBER_SCORES)
+        )
+    frame = frame.explode([MEMBERS, ROLES, MEMBER_SCORES])
+    if per_member:
+        frame = frame.with_columns(pl.col(MEMBER_SCORES).clip(0.0, 1.0).alias(S.EV_SCORE))
+    return (
+        frame.drop(MEMBER_SCORES)
         .rename({MEMBERS: S.EV_ACCOUNT, ROLES: S.EV_ROLE})
         .with_columns(
             pl.lit("pattern").alias(S.EV_DETECTOR),

@@ -167,9 +167,9 @@ def detect_cycles(
     # Longer loops and tighter round trips are less likely by chance; amounts
     # that come back nearly whole are the classic layering signature.
     score = (
-        0.45
-        + 0.15 * ((length - 2) / max(1, max_length - 2)).clip(0, 1)
-        + 0.2 * (1 - (span_days / window_days).clip(0, 1))
+        0.55
+        + 0.1 * ((length - 2) / max(1, max_length - 2)).clip(0, 1)
+        + 0.15 * (1 - (span_days / window_days).clip(0, 1))
         + 0.2 * (1 - pl.col("_drift").clip(0, 1))
     )
     return cycles.select(

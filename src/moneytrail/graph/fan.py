@@ -9,12 +9,24 @@ the hub, and a rolling window per hub finds the densest stretch.
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import FIRST_TS, HUB, MEMBERS, ONE_OFF, ROLES, SPOKE, TOTAL, N, gap_cv
+from moneytrail.graph._common import (
+    FIRST_TS,
+    HUB,
+    MEMBER_SCORES,
+    MEMBERS,
+    ONE_OFF,
+    ROLES,
+    SPOKE,
+    TOTAL,
+    N,
+    gap_cv,
+)
 
 DEG_ALL = "deg_all"
 
@@ -27,6 +39,7 @@ def detect_fan(
     min_counterparties: int,
     scheduled_min_transfers: int,
     scheduled_max_gap_cv: float,
+    population_multiple: float,
 ) -> pl.DataFrame:
     """Instances of fan-in (``direction="in"``) or fan-out (``"out"``), one per hub.
 
@@ -46,18 +59,24 @@ def detect_fan(
         S.AMOUNT,
         S.TXN_ID,
     )
-    firsts = sparse.group_by(HUB, SPOKE).agg(pl.col(S.TIMESTAMP).min().alias(FIRST_TS))
+    firsts = sparse.group_by(HUB, SPOKE).agg(pl.col(S.TIMESTAMP).min().alias(FIRST_TS)).collect()
+    # New counterparties per hub per calendar bucket of the window's length.
+    bucket = pl.col(FIRST_TS).dt.epoch("s") // max(1, int(window.total_seconds()))
+    per_bucket = firsts.group_by(HUB, bucket.alias("_b")).agg(pl.len().alias(N))
+    # A fan is several times what a typical hub does: where one-off transfers
+    # are everyday business (every account pays new people all the time), the
+    # fixed minimum alone would call every account a hub.
+    busiest = per_bucket.group_by(HUB).agg(pl.col(N).max()).get_column(N)
+    # every account that ever takes that side counts, the ones with no
+    # one-off counterparty at all as zero
+    active = edges.select(pl.col(hub_col).n_unique()).collect().item()
+    zeros = pl.zeros(max(0, active - busiest.len()), dtype=busiest.dtype, eager=True)
+    typical = pl.concat([busiest, zeros]).median() or 0
+    min_counterparties = max(min_counterparties, math.ceil(population_multiple * typical))
     # Cheap prefilter: any window lies within two consecutive calendar buckets
     # of its length, so a hub with a fan has half of it in one bucket.
-    bucket = pl.col(FIRST_TS).dt.epoch("s") // max(1, int(window.total_seconds()))
-    dense = (
-        firsts.group_by(HUB, bucket.alias("_b"))
-        .agg(pl.len().alias(N))
-        .filter(pl.col(N) >= -(-min_counterparties // 2))
-        .select(HUB)
-        .unique()
-    )
-    firsts = firsts.join(dense, on=HUB, how="semi").collect().lazy()
+    dense = per_bucket.filter(pl.col(N) >= -(-min_counterparties // 2)).select(HUB).unique()
+    firsts = firsts.join(dense, on=HUB, how="semi").lazy()
     rolled = (
         firsts.sort(HUB, FIRST_TS)
         .rolling(index_column=FIRST_TS, period=window, group_by=HUB)
@@ -114,20 +133,29 @@ def detect_fan(
     degree_term = 1 - 0.5 ** (pl.col(N) / min_counterparties)
     focus = pl.col(N) / pl.max_horizontal(pl.col(DEG_ALL), pl.col(N))
     tight = 1 - (span_days / window_days).clip(0, 1)
-    score = 0.5 * degree_term + 0.3 * focus + 0.2 * tight
+    # A fan alone has many innocent explanations (a marketplace seller, a
+    # payout platform), so it tops out below the layered structures; and in a
+    # very wide fan each single spoke is less likely to be in on it.
+    score = 0.25 + 0.5 * (0.5 * degree_term + 0.3 * focus + 0.2 * tight)
+    spoke_share = (2 * min_counterparties / pl.col(N)).clip(0, 1).sqrt()
+    spoke_score = score * 0.85 * spoke_share
     word = "from" if direction == "in" else "to"
     verb = "received" if direction == "in" else "sent"
     hub_role, spoke_role = ("collector", "facilitator") if direction == "in" else (
         "launderer",
         "facilitator",
     )
-    return out.with_columns(score.alias(S.EV_SCORE)).select(
+    out = out.with_columns(score.alias(S.EV_SCORE))
+    out = out.select(
         HUB,
         pl.concat_list(pl.col(HUB), pl.col(MEMBERS)).alias(MEMBERS),
         pl.concat_list(
             pl.lit(hub_role), pl.col(MEMBERS).list.eval(pl.lit(spoke_role))
         ).alias(ROLES),
         S.EV_SCORE,
+        pl.concat_list(
+            pl.col(S.EV_SCORE), spoke_score.repeat_by(pl.col(MEMBERS).list.len())
+        ).alias(MEMBER_SCORES),
         S.EV_WINDOW_START,
         S.EV_WINDOW_END,
         S.EV_TXN_IDS,
@@ -145,3 +173,4 @@ def detect_fan(
             pl.col(DEG_ALL),
         ).alias(S.EV_REASON),
     )
+    return out
