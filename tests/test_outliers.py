@@ -5,6 +5,7 @@ import pytest
 from moneytrail import schema as S
 from moneytrail.errors import ParamsError
 from moneytrail.evidence import evidence_frame
+from moneytrail.features import PEER_GROUP
 from moneytrail.outliers import DEFAULTS, RANK, SCORE, detect_outliers
 
 
@@ -118,3 +119,30 @@ def test_degenerate_inputs():
     flat = pl.DataFrame({S.ACCOUNT_ID: ["A", "B", "C"], "x": [1.0, 1.0, 1.0]})
     res = detect_outliers(flat)
     assert res.scores.height == 3 and res.evidence.height == 0
+
+
+def test_accounts_are_compared_with_their_peer_group():
+    rng = np.random.default_rng(3)
+    persons, businesses = 400, 300
+    frame = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: [f"P{i:03d}" for i in range(persons)]
+            + [f"B{i:03d}" for i in range(businesses)]
+            + ["ODD", "EXT"],
+            # businesses take many payments; one person takes as many as a business
+            "in_count": np.r_[
+                rng.poisson(10, persons), rng.poisson(1000, businesses), [1000], [3]
+            ].astype(float),
+            "flow_through_24h": np.r_[rng.beta(1, 8, persons + businesses), [0.1, 0.1]],
+            PEER_GROUP: [1.0] * persons + [2.0] * businesses + [1.0, 0.0],
+        }
+    )
+    res = detect_outliers(frame, settings={"top_k": 10})
+    assert PEER_GROUP not in res.features_used
+    assert "ODD" in res.evidence[S.EV_ACCOUNT].to_list()
+    reason = res.evidence.filter(pl.col(S.EV_ACCOUNT) == "ODD")[S.EV_REASON][0]
+    assert "of person accounts" in reason
+    assert res.scores.filter(pl.col(S.ACCOUNT_ID) == "EXT").height == 1  # scored against all
+    # compared with everyone instead, the lone busy person is just another business
+    flat = detect_outliers(frame, settings={"top_k": 10, "peer_group_feature": ""})
+    assert "ODD" not in flat.evidence[S.EV_ACCOUNT].to_list()
