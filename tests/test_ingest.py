@@ -442,12 +442,17 @@ def test_binary_and_corrupt_files_are_input_errors(tmp_path):
         ingest([bad_gz])
 
 
-def test_latin1_bytes_do_not_crash(tmp_path):
+@pytest.mark.parametrize("good_rows_before", [0, 3000])  # inside / past the sampled rows
+def test_bytes_that_are_not_utf8_are_replaced_with_a_notice(tmp_path, good_rows_before):
     path = tmp_path / "latin.csv"
-    write(path, CANONICAL_HEADER + "T1,2024-01-01 00:00:00,5,USD,Müller,B,card\n", "latin-1")
+    good = "".join(f"G{i},2024-01-01 00:00:00,5,USD,A,B,card\n" for i in range(good_rows_before))
+    bad = "T1,2024-01-01 00:00:00,5,USD,Müller,B,card\n"
+    write(path, CANONICAL_HEADER + good + bad, "latin-1")
     result = ingest([path])
     assert_identity(result)
-    assert result.transactions.height == 1
+    assert result.transactions.height == good_rows_before + 1
+    assert result.transactions[S.FROM_ACCOUNT][-1] == "M\ufffdller"
+    assert any("not valid UTF-8" in n for n in result.notices)
 
 
 def test_sample_data_copy_still_ingests(tmp_path):

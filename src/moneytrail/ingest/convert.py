@@ -10,7 +10,7 @@ quarantine columns REASON/QCOLUMN/QVALUE (null for an accepted row).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -25,7 +25,7 @@ from moneytrail.ingest.profiles import (
     detect_profile,
     resolve_column,
 )
-from moneytrail.ingest.readers import EXTRA, ROW, Source
+from moneytrail.ingest.readers import EXTRA, ROW, Source, is_encoding_error, scan_source
 
 REASON = "__mt_reason"
 QCOLUMN = "__mt_column"
@@ -98,16 +98,37 @@ def file_label(path: str) -> str:
 class Compiled:
     frame: pl.LazyFrame  # canonical columns + provenance + REASON/QCOLUMN/QVALUE
     notices: list[str]
+    profile: Profile
+    table: str
+    label: str
 
 
-def compile_source(
+def compile_source(src: Source, profile: Profile, table: str, txn_label: str) -> Compiled:
+    """Canonical frame of one export under one profile's table spec."""
+    try:
+        return _compile(src, scan_source(src), profile, table, txn_label)
+    except _EncodingError:
+        lossy = replace(src, lossy=True)
+        compiled = _compile(lossy, scan_source(lossy), profile, table, txn_label)
+        compiled.notices.append(lossy_notice(src.path))
+        return compiled
+
+
+def lossy_notice(path: str) -> str:
+    return f"{path}: not valid UTF-8; undecodable bytes were replaced by U+FFFD"
+
+
+class _EncodingError(Exception):
+    pass
+
+
+def _compile(
     src: Source,
     raw: pl.LazyFrame,
     profile: Profile,
     table: str,
     txn_label: str,
 ) -> Compiled:
-    """Canonical frame of one export under one profile's table spec."""
     spec: TableSpec = getattr(profile, table)
     target_schema = S.TRANSACTION_SCHEMA if table == "transactions" else S.ACCOUNT_SCHEMA
     required = (
@@ -164,6 +185,8 @@ def compile_source(
     try:
         head = raw.head(SAMPLE_ROWS).collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
+        if src.kind == "csv" and not src.lossy and is_encoding_error(exc):
+            raise _EncodingError from None
         raise InputError(
             f"cannot read the file: {first_error_line(exc)}",
             file=src.path,
@@ -291,7 +314,7 @@ def compile_source(
     else:
         out += [pl.lit(src.path).alias(S.Q_FILE), pl.col(ROW).alias(S.Q_ROW)]
     frame = staged.select(*out, *reason_exprs)
-    return Compiled(frame, notices)
+    return Compiled(frame, notices, profile, table, txn_label)
 
 
 def first_error_line(exc: BaseException) -> str:

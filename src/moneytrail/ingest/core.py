@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -18,9 +18,10 @@ from moneytrail.ingest.convert import (
     compile_source,
     file_label,
     first_error_line,
+    lossy_notice,
 )
 from moneytrail.ingest.profiles import Profile, detect_profile, load_profile
-from moneytrail.ingest.readers import Source, open_source, scan_source
+from moneytrail.ingest.readers import Source, is_encoding_error, open_source, valid_utf8
 
 # Inputs smaller than this finish before a progress display would help.
 PROGRESS_MIN_BYTES = 20_000_000
@@ -109,17 +110,35 @@ def _collect(frames: list[pl.LazyFrame], compiled, sources: list[Source]) -> lis
     try:
         return pl.collect_all(frames)
     except (pl.exceptions.PolarsError, OSError) as first:
-        # Find the file at fault so the message can name it.
-        for src, comp in zip(sources, compiled, strict=True):
-            try:
-                comp.frame.collect()
-            except (pl.exceptions.PolarsError, OSError) as exc:
-                raise InputError(
-                    f"cannot read the file: {first_error_line(exc)}",
-                    file=src.path,
-                    hint="check the file is a complete, well-formed export",
-                ) from None
-        raise InputError(f"cannot read the input: {first_error_line(first)}") from None
+        failure = first
+    if is_encoding_error(failure):
+        # bytes that are not UTF-8 past the sampled rows: find the files and
+        # read them again with undecodable bytes replaced
+        redo = [
+            i
+            for i, src in enumerate(sources)
+            if src.kind == "csv" and not src.lossy and not valid_utf8(src)
+        ]
+        if redo:
+            for i in redo:
+                comp = compiled[i]
+                lossy = replace(sources[i], lossy=True)
+                again = compile_source(lossy, comp.profile, comp.table, comp.label)
+                again.notices.append(lossy_notice(lossy.path))
+                compiled[i], sources[i] = again, lossy
+            frames = [pl.concat([c.frame for c in compiled], how="vertical")]
+            return _collect(frames, compiled, sources)
+    # Find the file at fault so the message can name it.
+    for src, comp in zip(sources, compiled, strict=True):
+        try:
+            comp.frame.collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InputError(
+                f"cannot read the file: {first_error_line(exc)}",
+                file=src.path,
+                hint="check the file is a complete, well-formed export",
+            ) from None
+    raise InputError(f"cannot read the input: {first_error_line(failure)}") from None
 
 
 def _status(progress: bool, paths: Sequence[str], what: str):
@@ -236,15 +255,15 @@ def ingest(
     labels = _unique_labels(path_list)
     compiled = []
     for src, prof, label in zip(sources, profiles, labels, strict=True):
-        comp = compile_source(src, scan_source(src), prof, "transactions", label)
+        comp = compile_source(src, prof, "transactions", label)
         compiled.append(comp)
-        notices.extend(comp.notices)
 
     combined = pl.concat([c.frame for c in compiled], how="vertical")
     # One collection; ids and duplicates are finished on the collected frame,
     # where a duplicate-free column (the usual case) costs one hash pass.
     with _status(progress, path_list, "ingesting"):
         (table,) = _collect([combined], compiled, sources)
+    notices.extend(n for comp in compiled for n in comp.notices)
     table = _fill_missing_ids(table, path_list, labels)
     if any(prof.transactions.columns.get(S.TXN_ID) for prof in profiles):
         table = _mark_duplicates(table, S.TXN_ID, "duplicate txn_id")
@@ -273,10 +292,13 @@ def ingest(
 
     account_table = None
     if accounts is not None:
-        account_table, acc_quarantine, acc_count = _read_accounts(accounts, chosen, profiles)
+        account_table, acc_quarantine, acc_count, acc_notices = _read_accounts(
+            accounts, chosen, profiles
+        )
         files.append(acc_count)
         quarantine = pl.concat([quarantine, acc_quarantine], how="vertical")
-        notices.extend(acc_count_notice for acc_count_notice in _accounts_notices(acc_count))
+        notices.extend(acc_notices)
+        notices.extend(_accounts_notices(acc_count))
 
     names = list(dict.fromkeys(p.name for p in profiles))
     return IngestResult(
@@ -313,8 +335,10 @@ def _read_accounts(path, chosen: Profile | None, txn_profiles: Sequence[Profile]
             profile = detect_profile(src.header, table="accounts")
     if profile is None:
         raise _no_profile_error(src, "accounts")
-    comp = compile_source(src, scan_source(src), profile, "accounts", file_label(src.path))
-    (frame,) = _collect([comp.frame], [comp], [src])
+    comp = compile_source(src, profile, "accounts", file_label(src.path))
+    compiled = [comp]
+    (frame,) = _collect([comp.frame], compiled, [src])
+    notices = compiled[0].notices
     frame = _mark_duplicates(frame, S.ACCOUNT_ID, "duplicate account_id")
     table, quarantine = _split(frame, S.Q_FILE, S.Q_ROW, list(S.ACCOUNT_SCHEMA))
     if table.height + quarantine.height == 0:
@@ -322,7 +346,7 @@ def _read_accounts(path, chosen: Profile | None, txn_profiles: Sequence[Profile]
     count = FileCount(
         src.path, table.height + quarantine.height, table.height, quarantine.height, kind="accounts"
     )
-    return table, quarantine, count
+    return table, quarantine, count, notices
 
 
 def read_accounts(path: str | Path, profile: str | Path | Profile | None = None) -> pl.DataFrame:
@@ -332,5 +356,5 @@ def read_accounts(path: str | Path, profile: str | Path | Profile | None = None)
     accounts=path)`` reports them in its quarantine.
     """
     chosen = _as_profile(profile)
-    table, _, _ = _read_accounts(path, chosen, [])
+    table, _, _, _ = _read_accounts(path, chosen, [])
     return table

@@ -40,6 +40,9 @@ class Source:
     header: list[str]
     delimiter: str = ","
     compressed: bool = False
+    # Strict UTF-8 is cheaper to read; a file that is not valid UTF-8 is read
+    # again with undecodable bytes replaced (and a notice says so).
+    lossy: bool = False
 
 
 def dedupe_header(names: list[str]) -> list[str]:
@@ -174,7 +177,7 @@ def scan_source(src: Source) -> pl.LazyFrame:
             missing_columns="insert",
             extra_columns="ignore",
             truncate_ragged_lines=True,
-            encoding="utf8-lossy",
+            encoding="utf8-lossy" if src.lossy else "utf8",
             row_index_name=ROW,
             row_index_offset=1,
         )
@@ -185,6 +188,27 @@ def scan_source(src: Source) -> pl.LazyFrame:
     else:
         frame = _read_excel(p).lazy().with_row_index(ROW, offset=1)
     return frame.with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def is_encoding_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "utf-8" in text or "utf8" in text
+
+
+def valid_utf8(src: Source) -> bool:
+    """Whether a CSV export decodes as UTF-8 (read in chunks; error path only)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    opener = gzip.open if src.compressed else open
+    try:
+        with opener(src.path, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _scan_ndjson(p: Path) -> pl.LazyFrame:
