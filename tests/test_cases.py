@@ -95,3 +95,25 @@ def test_no_alerts_no_cases():
     txns = _txns([("t1", "A", "B", 5.0, T0)])
     cases, case_of = _scan([_ev("A", "R-1") | {S.EV_SEVERITY: "low", S.EV_SCORE: 0.1}], txns)
     assert cases == [] and case_of.height == 0
+
+
+def test_large_linked_groups_are_split_into_communities():
+    # two tight groups of six, joined by one shared identifier between them
+    group_a = [f"A{i}" for i in range(6)]
+    group_b = [f"B{i}" for i in range(6)]
+    rows = [
+        _ev(a, code, instance=f"inst-{g}", detector="pattern")
+        for g, members in (("a", group_a), ("b", group_b))
+        for a in members
+        for code in ("fan_in", "cycle")
+    ]
+    evidence = evidence_frame(pl.DataFrame(rows))
+    universe = pl.DataFrame({S.ACCOUNT_ID: group_a + group_b})
+    alerts = select_alerts(score_accounts(evidence, universe))
+    accounts = pl.DataFrame({S.ACCOUNT_ID: ["A0", "B0"], S.PHONE: ["555", "555"]})
+    txns = _txns([("t1", "A0", "B0", 5.0, T0)])
+    joined, _ = build_cases(alerts, evidence, txns, accounts)
+    assert [c["n_accounts"] for c in joined] == [12]
+    split, _ = build_cases(alerts, evidence, txns, accounts, {"max_case_accounts": 8})
+    groups = sorted(sorted(a["account_id"] for a in c["accounts"]) for c in split)
+    assert groups == [sorted(group_a), sorted(group_b)]

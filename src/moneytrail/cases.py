@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # Transactions listed per case (the timeline and exports need them; the
     # totals are computed over all of them).
     "max_case_txns": 5000,
+    # A linked group larger than this is split into its communities (Louvain,
+    # seeded), so one busy hub cannot pull hundreds of accounts into a case
+    # nobody can read.
+    "max_case_accounts": 50,
 }
 
 
@@ -64,8 +68,9 @@ def build_cases(
 
     # Deterministic case ids: components ordered by their riskiest member's rank.
     rank = dict(zip(alerts[S.SC_ACCOUNT].to_list(), alerts[S.SC_RANK].to_list(), strict=True))
+    groups = _split_large(graph, settings["max_case_accounts"])
     components = sorted(
-        (sorted(c, key=lambda a: (rank[a], a)) for c in nx.connected_components(graph)),
+        (sorted(c, key=lambda a: (rank[a], a)) for c in groups),
         key=lambda members: rank[members[0]],
     )
     case_of = pl.DataFrame(
@@ -76,6 +81,18 @@ def build_cases(
     )
     cases = _describe(case_of, alerts, member_evidence, transactions, shared, settings, levels)
     return cases, case_of
+
+
+def _split_large(graph: nx.Graph, limit: int) -> list[set[str]]:
+    """Connected components, with those over ``limit`` split into communities."""
+    groups: list[set[str]] = []
+    for component in nx.connected_components(graph):
+        if len(component) <= limit:
+            groups.append(component)
+            continue
+        communities = nx.community.louvain_communities(graph.subgraph(component), seed=0)
+        groups.extend(set(c) for c in communities)
+    return groups
 
 
 def _instance_links(evidence: pl.DataFrame) -> list[tuple[str, str]]:
