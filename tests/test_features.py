@@ -233,6 +233,17 @@ def test_missing_required_column_is_a_clear_input_error():
     assert err.value.column == S.AMOUNT
 
 
+def test_wrong_dtypes_are_clear_input_errors():
+    lf = txns([("A", "B", 10, 0)]).with_columns(pl.col(S.TIMESTAMP).cast(pl.String))
+    with pytest.raises(InputError) as err:
+        account_features(lf)
+    assert err.value.column == S.TIMESTAMP
+    lf = txns([("A", "B", 10, 0)]).with_columns(pl.col(S.AMOUNT).cast(pl.String))
+    with pytest.raises(InputError) as err:
+        account_features(lf)
+    assert err.value.column == S.AMOUNT
+
+
 def test_accepts_an_eager_frame_and_an_empty_table():
     fr = account_features(txns([("A", "B", 10, 0)]).collect())
     assert fr.frame.height == 2

@@ -110,8 +110,10 @@ def account_features(
     cfg = {**DEFAULTS, **(settings or {})}
     if isinstance(transactions, pl.DataFrame):
         transactions = transactions.lazy()
-    names = transactions.collect_schema().names()
+    schema = transactions.collect_schema()
+    names = schema.names()
     _require(names)
+    _check_dtypes(schema)
     try:
         return _account_features(transactions, names, accounts, cfg)
     except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError) as exc:
@@ -211,6 +213,20 @@ def _require(names: list[str]) -> None:
             column=missing[0],
             hint="map the export's columns with a profile (moneytrail ingest --profile ...)",
         )
+
+
+def _check_dtypes(schema: pl.Schema) -> None:
+    checks = {
+        S.TIMESTAMP: (lambda dt: isinstance(dt, pl.Datetime), "a datetime"),
+        S.AMOUNT: (lambda dt: dt.is_numeric(), "a number"),
+    }
+    for column, (ok, kind) in checks.items():
+        if not ok(schema[column]):
+            raise InputError(
+                f"{column} must be {kind}, not {schema[column]}",
+                column=column,
+                hint="read the export with moneytrail.ingest, which converts its columns",
+            )
 
 
 _OPTIONAL = (
