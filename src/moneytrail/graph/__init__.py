@@ -81,6 +81,12 @@ DEFAULTS: dict[str, Any] = {
     "scatter_min_intermediaries": 3,
     # gather_scatter: one-off payers and payees of the hub, each side.
     "gather_min_each_side": 3,
+    # ... passing on at least this share of what it collected (or collecting at
+    # least this share of what it paid out), the smaller side over the larger.
+    "gather_min_flow_ratio": 0.5,
+    # fan_in / fan_out / gather_scatter: least money moved by one instance, in
+    # the export's currency (friends splitting a bill are no fan).
+    "min_instance_total": 1000.0,
     # bipartite / stack: accounts per side, and the share of possible
     # sender→receiver links that must exist.
     "bipartite_min_side": 3,
@@ -97,9 +103,10 @@ DEFAULTS: dict[str, Any] = {
     "funnel_min_sources": 3,
     "funnel_max_destinations": 2,
     "funnel_min_passed_share": 0.7,
-    # shared_identifiers: distinct holders sharing a value; a value shared by
-    # more accounts than this is a place (branch, shelter, NAT), not a link.
-    "shared_min_holders": 2,
+    # shared_identifiers: distinct holders in a cluster (fewer are enough when
+    # they share two kinds of identifier); a value shared by more accounts than
+    # shared_max_accounts is a place (branch, shelter, NAT), not a link.
+    "shared_min_holders": 3,
     "shared_max_accounts": 25,
 }
 
@@ -158,6 +165,7 @@ def detect_patterns(
                 scheduled_min_transfers=int(cfg["scheduled_min_transfers"]),
                 scheduled_max_gap_cv=float(cfg["scheduled_max_gap_cv"]),
                 population_multiple=float(cfg["fan_population_multiple"]),
+                min_total=float(cfg["min_instance_total"]),
             )
             add(code, inst.drop("hub", strict=False))
     if "cycle" in enabled:
@@ -185,7 +193,11 @@ def detect_patterns(
         add(
             "gather_scatter",
             detect_gather_scatter(
-                sparse, window=layer_window, min_each_side=int(cfg["gather_min_each_side"])
+                sparse,
+                window=layer_window,
+                min_each_side=int(cfg["gather_min_each_side"]),
+                min_flow_ratio=float(cfg["gather_min_flow_ratio"]),
+                min_total=float(cfg["min_instance_total"]),
             ),
         )
     if enabled & {"bipartite", "stack"}:

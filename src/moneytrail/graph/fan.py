@@ -40,6 +40,7 @@ def detect_fan(
     scheduled_min_transfers: int,
     scheduled_max_gap_cv: float,
     population_multiple: float,
+    min_total: float,
 ) -> pl.DataFrame:
     """Instances of fan-in (``direction="in"``) or fan-out (``"out"``), one per hub.
 
@@ -114,7 +115,7 @@ def detect_fan(
         )
         .with_columns(pl.col(MEMBERS).list.len().alias(N))
     )
-    out = txns.collect()
+    out = txns.filter(pl.col(TOTAL) >= min_total).collect()
     if out.height == 0:
         return out
     hubs = out.get_column(HUB).implode()

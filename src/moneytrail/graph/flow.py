@@ -190,7 +190,9 @@ def detect_funnels(
                 S.TIMESTAMP,
                 S.AMOUNT,
                 S.TXN_ID,
-                pl.format("cash@{}", pl.coalesce(city, pl.col(S.TXN_ID))).alias("_source"),
+                pl.concat_str(
+                    [pl.lit("cash@"), pl.when(city.is_null()).then(S.TXN_ID).otherwise(city)]
+                ).alias("_source"),
             ),
             edges.filter(pl.col(ONE_OFF)).select(
                 pl.col(S.TO_ACCOUNT).alias(HUB),

@@ -71,10 +71,7 @@ def detect_shared_identifiers(
             pl.col(S.ACCOUNT_ID).unique().sort().alias(MEMBERS),
             pl.col(_HOLDER).n_unique().alias("_holders"),
         )
-        .filter(
-            (pl.col("_holders") >= min_holders)
-            & (pl.col(MEMBERS).list.len() <= max_accounts)
-        )
+        .filter((pl.col("_holders") >= 2) & (pl.col(MEMBERS).list.len() <= max_accounts))
         .sort(_KIND, _VALUE)
         .collect()
     )
@@ -164,8 +161,11 @@ def detect_shared_identifiers(
         pl.col(S.TIMESTAMP).max().alias(S.EV_WINDOW_END),
         pl.col(S.AMOUNT).sum().alias("_flow"),
     )
+    # Two holders sharing one address is a household; a cluster needs more
+    # holders, or more than one kind of identifier in common (phone and device).
     inst = (
         per_cluster.join(shared, on=_CLUSTER)
+        .filter((pl.col("_n_holders") >= min_holders) | (pl.col("_n_kinds") >= 2))
         .join(flows, on=_CLUSTER, how="left")
         .with_columns(pl.col("_flow").fill_null(0.0))
         .sort(_CLUSTER)

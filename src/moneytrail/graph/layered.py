@@ -126,7 +126,12 @@ def detect_scatter_gather(
 
 
 def detect_gather_scatter(
-    sparse: pl.LazyFrame, *, window: timedelta, min_each_side: int
+    sparse: pl.LazyFrame,
+    *,
+    window: timedelta,
+    min_each_side: int,
+    min_flow_ratio: float,
+    min_total: float,
 ) -> pl.DataFrame:
     """A hub with ≥ m one-off payers and ≥ m one-off payees in one window, paying after."""
     ins = sparse.group_by(S.TO_ACCOUNT, S.FROM_ACCOUNT).agg(pl.col(S.TIMESTAMP).min())
@@ -218,11 +223,21 @@ def detect_gather_scatter(
         pl.col(SPOKE).filter(pl.col(_KIND) == 1).unique().sort().alias("_payers"),
         pl.col(SPOKE).filter(pl.col(_KIND) == -1).unique().sort().alias("_payees"),
     )
-    inst = sides.join(txns, on=HUB).sort(HUB).collect()
+    # What goes out must be of the order of what came in (a hub that collects
+    # pocket money and pays its rent is no gather-scatter), and be worth a look.
+    flow_ratio = pl.min_horizontal("_in_total", "_out_total") / pl.max_horizontal(
+        "_in_total", "_out_total"
+    )
+    inst = (
+        sides.join(txns, on=HUB)
+        .filter((flow_ratio >= min_flow_ratio) & (pl.col("_in_total") >= min_total))
+        .sort(HUB)
+        .collect()
+    )
     if inst.height == 0:
         return pl.DataFrame()
     n_in, n_out = pl.col("_payers").list.len(), pl.col("_payees").list.len()
-    passed = (pl.col("_out_total") / pl.col("_in_total")).clip(0, 1)
+    passed = flow_ratio
     score = (
         0.45
         + 0.25 * (1 - 0.5 ** (pl.min_horizontal(n_in, n_out) - min_each_side + 1))
