@@ -487,7 +487,8 @@ def _evidence(compiled: CompiledRule, frame: pl.DataFrame) -> pl.DataFrame:
     reasons, scores = [], []
     base = rule.base_score
     window = window_words(rule.window)
-    cut_note = rule.level == "account"
+    # A transaction-level hit names how many rows matched; a window's size is in its measures.
+    count_matches = rule.level == "transaction"
     for row in frame.iter_rows(named=True):
         values = dict(compiled.values)
         values.update({k: v for k, v in row.items() if not k.startswith("__")})
@@ -498,7 +499,7 @@ def _evidence(compiled: CompiledRule, frame: pl.DataFrame) -> pl.DataFrame:
         n_txns = row[_NTXN] or 0
         if n_txns > MAX_TXN_IDS:
             reason += f" (showing {MAX_TXN_IDS} of {n_txns} transactions)"
-        elif not cut_note and n_txns > 1:
+        elif count_matches and n_txns > 1:
             reason += f" ({n_txns} matching transactions)"
         reasons.append(reason)
         strength = row[_STRENGTH]
