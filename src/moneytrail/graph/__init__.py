@@ -83,7 +83,7 @@ DEFAULTS: dict[str, Any] = {
     "gather_min_each_side": 3,
     # ... passing on at least this share of what it collected (or collecting at
     # least this share of what it paid out), the smaller side over the larger.
-    "gather_min_flow_ratio": 0.5,
+    "gather_min_flow_ratio": 0.3,
     # fan_in / fan_out / gather_scatter: least money moved by one instance, in
     # the export's currency (friends splitting a bill are no fan).
     "min_instance_total": 1000.0,
@@ -103,10 +103,11 @@ DEFAULTS: dict[str, Any] = {
     "funnel_min_sources": 3,
     "funnel_max_destinations": 2,
     "funnel_min_passed_share": 0.7,
-    # shared_identifiers: distinct holders in a cluster (fewer are enough when
-    # they share two kinds of identifier); a value shared by more accounts than
+    # shared_identifiers: distinct holders a cluster needs when they share only
+    # household-type identifiers (address, IP, device); sharing a phone or an
+    # e-mail across two holders is enough. A value shared by more accounts than
     # shared_max_accounts is a place (branch, shelter, NAT), not a link.
-    "shared_min_holders": 3,
+    "shared_min_holders": 4,
     "shared_max_accounts": 25,
 }
 

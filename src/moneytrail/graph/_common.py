@@ -231,20 +231,13 @@ def to_evidence(instances: pl.DataFrame, code: str, prefix: str) -> pl.DataFrame
                 S.EV_REASON: pl.String,
             }
         )
-    frame = (
-        instances.with_row_index("_i", offset=1)
-        .with_columns(
-            pl.format(f"{prefix}{{}}", pl.col("_i").cast(pl.String).str.zfill(5)).alias(
-                S.EV_INSTANCE
-            ),
-            pl.col(S.EV_SCORE).clip(0.0, 1.0),
-        )
+    frame = instances.with_row_index("_i", offset=1).with_columns(
+        pl.format(f"{prefix}{{}}", pl.col("_i").cast(pl.String).str.zfill(5)).alias(S.EV_INSTANCE),
+        pl.col(S.EV_SCORE).clip(0.0, 1.0),
     )
     per_member = MEMBER_SCORES in instances.columns
     if not per_member:
-        frame = frame.with_columns(
-            pl.col(MEMBERS).list.eval(pl.lit(0.0)).alias(MEMBER_SCORES)
-        )
+        frame = frame.with_columns(pl.col(MEMBERS).list.eval(pl.lit(0.0)).alias(MEMBER_SCORES))
     frame = frame.explode([MEMBERS, ROLES, MEMBER_SCORES])
     if per_member:
         frame = frame.with_columns(pl.col(MEMBER_SCORES).clip(0.0, 1.0).alias(S.EV_SCORE))

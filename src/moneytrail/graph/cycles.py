@@ -40,9 +40,11 @@ def candidate_edges(edges: pl.LazyFrame, window: timedelta) -> pl.DataFrame:
     within the window (as-of joins, whole table); then an account on a cycle
     both sends and receives within what is left (a few cheap rounds).
     """
-    cand = edges.filter(pl.col(ONE_OFF)).select(
-        S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP, S.AMOUNT, S.TXN_ID
-    ).collect()
+    cand = (
+        edges.filter(pl.col(ONE_OFF))
+        .select(S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP, S.AMOUNT, S.TXN_ID)
+        .collect()
+    )
     cand = temporal_prune(cand, window, loop=True, rounds=2)
     for _ in range(4):
         senders = cand.get_column(S.FROM_ACCOUNT).unique()
@@ -86,9 +88,7 @@ def detect_cycles(
         pl.col(S.TXN_ID).alias("_txn"),
     )
     for batch in range(n_batches):
-        starts = cand.filter(
-            (pl.col(S.FROM_ACCOUNT).hash(seed=7) % n_batches) == batch
-        ).lazy()
+        starts = cand.filter((pl.col(S.FROM_ACCOUNT).hash(seed=7) % n_batches) == batch).lazy()
         frontier = starts.select(
             pl.col(S.FROM_ACCOUNT).alias(_START),
             pl.col(S.TO_ACCOUNT).alias(_CUR),
@@ -136,13 +136,10 @@ def detect_cycles(
     cycles = cycles.with_columns(pl.col(_TXNS).list.sort().list.join(",").alias(_KEY)).unique(
         _KEY, keep="first"
     )
-    drift = (
-        (pl.col(_AMTS).list.first() - pl.col(_AMTS).list.last()).abs()
-        / pl.col(_AMTS).list.first()
-    )
-    cycles = cycles.with_columns(drift.alias("_drift")).filter(
-        pl.col("_drift") <= max_amount_drift
-    )
+    drift = (pl.col(_AMTS).list.first() - pl.col(_AMTS).list.last()).abs() / pl.col(
+        _AMTS
+    ).list.first()
+    cycles = cycles.with_columns(drift.alias("_drift")).filter(pl.col("_drift") <= max_amount_drift)
     # Several cycles through the same accounts (repeated rounds) are one instance.
     cycles = (
         cycles.with_columns(pl.col(_PATH).list.sort().list.join(",").alias(_KEY))

@@ -142,21 +142,25 @@ def detect_fan(
     spoke_score = score * 0.85 * spoke_share
     word = "from" if direction == "in" else "to"
     verb = "received" if direction == "in" else "sent"
-    hub_role, spoke_role = ("collector", "facilitator") if direction == "in" else (
-        "launderer",
-        "facilitator",
+    hub_role, spoke_role = (
+        ("collector", "facilitator")
+        if direction == "in"
+        else (
+            "launderer",
+            "facilitator",
+        )
     )
     out = out.with_columns(score.alias(S.EV_SCORE))
     out = out.select(
         HUB,
         pl.concat_list(pl.col(HUB), pl.col(MEMBERS)).alias(MEMBERS),
-        pl.concat_list(
-            pl.lit(hub_role), pl.col(MEMBERS).list.eval(pl.lit(spoke_role))
-        ).alias(ROLES),
+        pl.concat_list(pl.lit(hub_role), pl.col(MEMBERS).list.eval(pl.lit(spoke_role))).alias(
+            ROLES
+        ),
         S.EV_SCORE,
-        pl.concat_list(
-            pl.col(S.EV_SCORE), spoke_score.repeat_by(pl.col(MEMBERS).list.len())
-        ).alias(MEMBER_SCORES),
+        pl.concat_list(pl.col(S.EV_SCORE), spoke_score.repeat_by(pl.col(MEMBERS).list.len())).alias(
+            MEMBER_SCORES
+        ),
         S.EV_WINDOW_START,
         S.EV_WINDOW_END,
         S.EV_TXN_IDS,

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import networkx as nx
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import HUB, MEMBERS, ONE_OFF, ROLES, TOTAL, N, temporal_prune
+from moneytrail.graph._common import HUB, MEMBERS, ONE_OFF, ROLES, N, temporal_prune
 
 _START = "start"
 _CUR = "cur"
@@ -39,11 +38,30 @@ def _chain_paths(
         pl.col(S.AMOUNT).alias("_amt"),
         pl.col(S.TXN_ID).alias("_txn"),
     )
-    n_batches = max(1, -(-cand.height // _BATCH_EDGES))
+    # Chains start at a head: a transfer whose sender received nothing shortly
+    # before (otherwise the path is the tail of a longer one).
+    heads = (
+        cand.sort(S.TIMESTAMP)
+        .join_asof(
+            cand.select(
+                pl.col(S.TO_ACCOUNT).alias("_acct"), pl.col(S.TIMESTAMP).alias("_prev")
+            ).sort("_prev"),
+            left_on=S.TIMESTAMP,
+            right_on="_prev",
+            by_left=S.FROM_ACCOUNT,
+            by_right="_acct",
+            strategy="backward",
+            tolerance=max_hop_delay,
+            check_sortedness=False,
+        )
+        .filter(pl.col("_prev").is_null())
+        .drop("_prev")
+    )
+    n_batches = max(1, -(-heads.height // _BATCH_EDGES))
     found = []
     for batch in range(n_batches):
         frontier = (
-            cand.filter((pl.col(S.FROM_ACCOUNT).hash(seed=11) % n_batches) == batch)
+            heads.filter((pl.col(S.FROM_ACCOUNT).hash(seed=11) % n_batches) == batch)
             .select(
                 pl.concat_list(S.FROM_ACCOUNT, S.TO_ACCOUNT).alias(_PATH),
                 pl.col(S.TO_ACCOUNT).alias(_CUR),
@@ -53,11 +71,12 @@ def _chain_paths(
                 pl.concat_list(S.AMOUNT).alias(_AMTS),
                 pl.lit([], pl.List(pl.Float64)).alias(_DELAYS),
             )
+            .with_row_index("_id")
         )
         for hop in range(2, max_hops + 1):
             if frontier.height == 0:
                 break
-            frontier = (
+            longer = (
                 frontier.lazy()
                 .join(nxt, on=_CUR)
                 .filter(
@@ -66,6 +85,7 @@ def _chain_paths(
                     & ~pl.col(_PATH).list.contains(pl.col("_dst"))
                 )
                 .select(
+                    pl.col("_id").alias("_parent"),
                     pl.concat_list(_PATH, "_dst").alias(_PATH),
                     pl.col("_dst").alias(_CUR),
                     _T0,
@@ -78,8 +98,13 @@ def _chain_paths(
                 )
                 .collect()
             )
-            if hop >= min_hops:
-                found.append(frontier.drop(_CUR))
+            # Only maximal paths are reported: those that went no further.
+            if hop - 1 >= min_hops:
+                ended = frontier.filter(~pl.col("_id").is_in(longer["_parent"].implode()))
+                found.append(ended.drop(_CUR, "_id"))
+            frontier = longer.drop("_parent").with_row_index("_id")
+        if frontier.height and max_hops >= min_hops:
+            found.append(frontier.drop(_CUR, "_id"))
     return pl.concat(found) if found else pl.DataFrame()
 
 
@@ -92,9 +117,7 @@ def detect_chains(
         return pl.DataFrame()
     # How much of each amount the next hop carried on (1 = all of it, capped).
     ratio = pl.element().shift(-1) / pl.element()
-    hop_ratios = pl.col(_AMTS).list.eval(
-        pl.min_horizontal(ratio, 1 / ratio).drop_nulls()
-    )
+    hop_ratios = pl.col(_AMTS).list.eval(pl.min_horizontal(ratio, 1 / ratio).drop_nulls())
     paths = paths.with_columns(
         hop_ratios.list.mean().alias("_conserved"),
         pl.col(_DELAYS).list.median().alias("_delay_h"),
@@ -109,34 +132,23 @@ def detect_chains(
             + 0.25 * pl.col("_conserved")
         ).alias(S.EV_SCORE)
     )
-    # Overlapping paths (sub-chains, branches) of one flow are one instance.
-    graph = nx.Graph()
-    for path in paths.get_column(_PATH).to_list():
-        nx.add_path(graph, path)
-    comp_of = {}
-    for i, comp in enumerate(sorted(sorted(c) for c in nx.connected_components(graph))):
-        for node in comp:
-            comp_of[node] = i
-    paths = paths.with_columns(
-        pl.col(_PATH).list.first().replace_strict(comp_of, return_dtype=pl.Int64).alias(HUB)
-    )
-    best = paths.sort([S.EV_SCORE, "_hops"], descending=True).unique(HUB, keep="first")
+    # Branches from one head transfer are one flow: keep its strongest path.
     inst = (
-        paths.group_by(HUB)
-        .agg(
-            pl.col(_PATH).explode().unique().sort().alias(MEMBERS),
-            pl.col(_TXNS).explode().unique().sort().alias(S.EV_TXN_IDS),
-            pl.col(_T0).min().alias(S.EV_WINDOW_START),
-            pl.col(_TLAST).max().alias(S.EV_WINDOW_END),
+        paths.with_columns(pl.col(_TXNS).list.first().alias(HUB))
+        .sort([S.EV_SCORE, "_hops", HUB], descending=[True, True, False])
+        .unique(HUB, keep="first")
+        .select(
+            pl.col(_PATH).alias(MEMBERS),
+            pl.col(_TXNS).alias(S.EV_TXN_IDS),
+            pl.col(_T0).alias(S.EV_WINDOW_START),
+            pl.col(_TLAST).alias(S.EV_WINDOW_END),
+            S.EV_SCORE,
+            "_hops",
+            "_conserved",
+            "_delay_h",
+            pl.col(_PATH).alias("_best"),
         )
-        .join(
-            best.select(
-                HUB, S.EV_SCORE, "_hops", "_conserved", "_delay_h",
-                pl.col(_PATH).alias("_best"), pl.col(_AMTS).list.first().alias(TOTAL),
-            ),
-            on=HUB,
-        )
-        .sort(HUB)
+        .sort(S.EV_WINDOW_START, "_best")
     )
     return inst.select(
         MEMBERS,
@@ -288,8 +300,9 @@ def detect_funnels(
     )
     return inst.with_columns(pl.col("_n_in").alias(N)).select(
         pl.concat_list(HUB, "_dests").alias(MEMBERS),
-        pl.concat_list(pl.lit("facilitator"), pl.col("_dests").list.eval(pl.lit("controller")))
-        .alias(ROLES),
+        pl.concat_list(
+            pl.lit("facilitator"), pl.col("_dests").list.eval(pl.lit("controller"))
+        ).alias(ROLES),
         score.alias(S.EV_SCORE),
         S.EV_WINDOW_START,
         S.EV_WINDOW_END,
@@ -303,7 +316,8 @@ def detect_funnels(
             pl.col("_n_src"),
             (pl.col("_share") * 100).round(0).cast(pl.Int64),
             pl.col("_n_dst"),
-            pl.when(pl.col("_cash_out")).then(pl.lit(" (cash withdrawals among them)"))
+            pl.when(pl.col("_cash_out"))
+            .then(pl.lit(" (cash withdrawals among them)"))
             .otherwise(pl.lit("")),
             pl.lit(round(window.total_seconds() / 86400, 1)),
         ).alias(S.EV_REASON),

@@ -20,6 +20,8 @@ _KIND = "kind"
 _VALUE = "value"
 _HOLDER = "_holder"
 _CLUSTER = "_cluster"
+# Identifiers that belong to one person; address, IP and device are shared by households.
+_PERSONAL = (S.PHONE, S.EMAIL)
 
 
 def _normalised(column: str) -> pl.Expr:
@@ -59,8 +61,7 @@ def detect_shared_identifiers(
             holder.alias(_HOLDER),
             *[_normalised(c).alias(c) for c in present],
         )
-        .unpivot(index=[S.ACCOUNT_ID, _HOLDER], on=present, variable_name=_KIND,
-                 value_name=_VALUE)
+        .unpivot(index=[S.ACCOUNT_ID, _HOLDER], on=present, variable_name=_KIND, value_name=_VALUE)
         .drop_nulls(_VALUE)
     )
     # A value shared by very many accounts is a bank branch, a shelter, a
@@ -83,7 +84,9 @@ def detect_shared_identifiers(
     comps = sorted(sorted(c) for c in nx.connected_components(graph))
     cluster_of = {a: i for i, comp in enumerate(comps) for a in comp}
     groups = groups.with_columns(
-        pl.col(MEMBERS).list.first().replace_strict(cluster_of, return_dtype=pl.Int64)
+        pl.col(MEMBERS)
+        .list.first()
+        .replace_strict(cluster_of, return_dtype=pl.Int64)
         .alias(_CLUSTER)
     )
     member_frame = pl.DataFrame(
@@ -95,8 +98,9 @@ def detect_shared_identifiers(
     names = transactions.collect_schema().names()
     txn_id = pl.col(S.TXN_ID) if S.TXN_ID in names else pl.lit(None, pl.String)
     inside = (
-        transactions.select(txn_id.alias(S.TXN_ID), S.FROM_ACCOUNT, S.TO_ACCOUNT, S.AMOUNT,
-                            S.TIMESTAMP)
+        transactions.select(
+            txn_id.alias(S.TXN_ID), S.FROM_ACCOUNT, S.TO_ACCOUNT, S.AMOUNT, S.TIMESTAMP
+        )
         .join(member_frame.lazy(), left_on=S.FROM_ACCOUNT, right_on=S.ACCOUNT_ID)
         .join(
             member_frame.lazy().rename({_CLUSTER: "_c2"}),
@@ -153,6 +157,7 @@ def detect_shared_identifiers(
     )
     shared = groups.group_by(_CLUSTER).agg(
         pl.col(_KIND).n_unique().alias("_n_kinds"),
+        pl.col(_KIND).is_in(list(_PERSONAL)).any().alias("_personal"),
         pl.format("{} {}", _KIND, _VALUE).head(3).str.join("; ").alias("_what"),
     )
     flows = inside.group_by(_CLUSTER).agg(
@@ -161,20 +166,22 @@ def detect_shared_identifiers(
         pl.col(S.TIMESTAMP).max().alias(S.EV_WINDOW_END),
         pl.col(S.AMOUNT).sum().alias("_flow"),
     )
-    # Two holders sharing one address is a household; a cluster needs more
-    # holders, or more than one kind of identifier in common (phone and device).
+    # A household shares an address, a home IP, even a tablet; different
+    # people sharing a phone number or an e-mail is what control looks like.
+    # Without such a personal identifier a cluster needs more holders.
     inst = (
         per_cluster.join(shared, on=_CLUSTER)
-        .filter((pl.col("_n_holders") >= min_holders) | (pl.col("_n_kinds") >= 2))
+        .filter(pl.col("_personal") | (pl.col("_n_holders") >= min_holders))
         .join(flows, on=_CLUSTER, how="left")
         .with_columns(pl.col("_flow").fill_null(0.0))
         .sort(_CLUSTER)
     )
     n_acc = pl.col(MEMBERS).list.len()
     score = (
-        0.3
+        0.25
         + 0.2 * (1 - 0.5 ** (pl.col("_n_holders") - 1))
-        + 0.15 * ((pl.col("_n_kinds") - 1) / 2).clip(0, 1)
+        + 0.1 * ((pl.col("_n_kinds") - 1) / 2).clip(0, 1)
+        + 0.1 * pl.col("_personal").cast(pl.Float64)
         + 0.15 * (pl.col("_flow") > 0).cast(pl.Float64)
         + 0.2 * pl.col("_ctl").cast(pl.Float64)
     )

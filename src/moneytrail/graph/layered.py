@@ -195,15 +195,27 @@ def detect_gather_scatter(
             pl.col(HUB).alias(S.TO_ACCOUNT), pl.col(SPOKE).alias(S.FROM_ACCOUNT), "_end"
         ),
         on=[S.TO_ACCOUNT, S.FROM_ACCOUNT],
-    ).select(pl.col(S.TO_ACCOUNT).alias(HUB), S.TXN_ID, S.TIMESTAMP, S.AMOUNT, "_end",
-             pl.lit(1, pl.Int8).alias(_KIND))
+    ).select(
+        pl.col(S.TO_ACCOUNT).alias(HUB),
+        S.TXN_ID,
+        S.TIMESTAMP,
+        S.AMOUNT,
+        "_end",
+        pl.lit(1, pl.Int8).alias(_KIND),
+    )
     txn_out = sparse.join(
         members.filter(pl.col(_KIND) == -1).select(
             pl.col(HUB).alias(S.FROM_ACCOUNT), pl.col(SPOKE).alias(S.TO_ACCOUNT), "_end"
         ),
         on=[S.FROM_ACCOUNT, S.TO_ACCOUNT],
-    ).select(pl.col(S.FROM_ACCOUNT).alias(HUB), S.TXN_ID, S.TIMESTAMP, S.AMOUNT, "_end",
-             pl.lit(-1, pl.Int8).alias(_KIND))
+    ).select(
+        pl.col(S.FROM_ACCOUNT).alias(HUB),
+        S.TXN_ID,
+        S.TIMESTAMP,
+        S.AMOUNT,
+        "_end",
+        pl.lit(-1, pl.Int8).alias(_KIND),
+    )
     txns = (
         pl.concat([txn_in, txn_out])
         .filter(
@@ -311,9 +323,7 @@ def bipartite_blocks(
         .select(HUB, pl.col("_common").alias(S.TO_ACCOUNT))
     )
     links = (
-        sparse.collect()
-        .join(senders, on=S.FROM_ACCOUNT)
-        .join(receivers, on=[HUB, S.TO_ACCOUNT])
+        sparse.collect().join(senders, on=S.FROM_ACCOUNT).join(receivers, on=[HUB, S.TO_ACCOUNT])
     )
     blocks = (
         links.group_by(HUB)
@@ -328,8 +338,7 @@ def bipartite_blocks(
         )
         .with_columns(
             (
-                pl.col("_links")
-                / (pl.col("_senders").list.len() * pl.col("_receivers").list.len())
+                pl.col("_links") / (pl.col("_senders").list.len() * pl.col("_receivers").list.len())
             ).alias("_density")
         )
         .filter(
@@ -380,19 +389,14 @@ def stack_evidence(blocks: pl.DataFrame, *, window: timedelta, min_side: int) ->
     """Chains of bipartite blocks: block B's senders are (mostly) block A's receivers."""
     if blocks.height < 2:
         return pl.DataFrame()
-    b = blocks.select(HUB, "_senders", "_receivers", S.EV_WINDOW_START, S.EV_WINDOW_END,
-                      S.EV_TXN_IDS, TOTAL)
-    pairs = (
-        b.join(b, how="cross", suffix="_b")
-        .filter(
-            (pl.col(HUB) != pl.col(f"{HUB}_b"))
-            & (
-                pl.col("_receivers").list.set_intersection(pl.col("_senders_b")).list.len()
-                >= min_side
-            )
-            & (pl.col(f"{S.EV_WINDOW_START}_b") >= pl.col(S.EV_WINDOW_START))
-            & (pl.col(f"{S.EV_WINDOW_START}_b") - pl.col(S.EV_WINDOW_END) <= window)
-        )
+    b = blocks.select(
+        HUB, "_senders", "_receivers", S.EV_WINDOW_START, S.EV_WINDOW_END, S.EV_TXN_IDS, TOTAL
+    )
+    pairs = b.join(b, how="cross", suffix="_b").filter(
+        (pl.col(HUB) != pl.col(f"{HUB}_b"))
+        & (pl.col("_receivers").list.set_intersection(pl.col("_senders_b")).list.len() >= min_side)
+        & (pl.col(f"{S.EV_WINDOW_START}_b") >= pl.col(S.EV_WINDOW_START))
+        & (pl.col(f"{S.EV_WINDOW_START}_b") - pl.col(S.EV_WINDOW_END) <= window)
     )
     if pairs.height == 0:
         return pl.DataFrame()

@@ -48,7 +48,10 @@ def neighbourhood(
     never expanded through.
     """
     lf = _in_period(transactions, since, until).select(
-        S.FROM_ACCOUNT, S.TO_ACCOUNT, S.AMOUNT, S.TIMESTAMP,
+        S.FROM_ACCOUNT,
+        S.TO_ACCOUNT,
+        S.AMOUNT,
+        S.TIMESTAMP,
         *([S.TXN_ID] if S.TXN_ID in transactions.collect_schema().names() else []),
     )
     has_txn = S.TXN_ID in lf.collect_schema().names()
