@@ -461,3 +461,22 @@ def test_sample_data_copy_still_ingests(tmp_path):
     shutil.copy(FIX / "amlsim_transactions.csv", target)
     result = ingest([str(target)])
     assert result.transactions[S.SOURCE_FILE][0] == str(target)
+
+
+def test_excel_with_repeated_header_names_maps_like_the_csv(tmp_path):
+    import csv
+
+    import xlsxwriter
+
+    path = tmp_path / "hi_small.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet()
+    with (FIX / "amlworld_trans.csv").open(newline="") as fh:
+        for i, row in enumerate(csv.reader(fh)):
+            sheet.write_row(i, 0, row)
+    book.close()
+    from_excel = ingest([path])
+    from_csv = ingest([FIX / "amlworld_trans.csv"])
+    assert from_excel.profile == "amlworld"
+    cols = [c for c in S.TRANSACTION_SCHEMA if c not in (S.TXN_ID, S.SOURCE_FILE)]
+    assert from_excel.transactions.select(cols).equals(from_csv.transactions.select(cols))

@@ -78,12 +78,13 @@ def ingest_command(inputs, profile, accounts, output, quarantine, strict) -> Non
             f"{count.accepted:,}",
             f"{count.quarantined:,}",
         )
-    if len(result.files) > 1:
+    txn_files = [c for c in result.files if c.kind == "transactions"]
+    if len(txn_files) > 1:
         table.add_row(
-            "total",
-            f"{result.rows_read:,}",
-            f"{sum(c.accepted for c in result.files):,}",
-            f"{result.rows_quarantined:,}",
+            "total transactions",
+            f"{sum(c.rows_read for c in txn_files):,}",
+            f"{sum(c.accepted for c in txn_files):,}",
+            f"{sum(c.quarantined for c in txn_files):,}",
         )
     out.print(table)
     out.print(f"wrote {escape(str(output))} ({result.transactions.height:,} transactions)")

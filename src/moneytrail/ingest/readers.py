@@ -219,17 +219,23 @@ def _scan_ndjson(p: Path) -> pl.LazyFrame:
 def _read_excel(p: Path, n_rows: int | None = None) -> pl.DataFrame:
     # All cells as text, so one garbage cell cannot fail a typed column; empty
     # rows kept, so row numbers match the sheet (data row n = sheet row n + 1).
-    read_options = {"n_rows": n_rows} if n_rows is not None else None
+    # The header row is read as data and named by us: the reader would rename
+    # a repeated name in its own way (`Account_1`), we use `Account#2`.
+    read_options = {"n_rows": n_rows + 1} if n_rows is not None else None
     frame = pl.read_excel(
         p,
+        has_header=False,
         infer_schema_length=0,
         drop_empty_rows=False,
         drop_empty_cols=False,
         raise_if_empty=False,
         read_options=read_options,
     )
-    names = dedupe_header(list(frame.columns))
-    return frame.rename(dict(zip(frame.columns, names, strict=True)))
+    if frame.height == 0:
+        return frame
+    header = ["" if v is None else str(v) for v in frame.row(0)]
+    names = dedupe_header(header)
+    return frame.slice(1).rename(dict(zip(frame.columns, names, strict=True)))
 
 
 def _short(exc: Exception) -> str:
