@@ -84,8 +84,9 @@ DEFAULTS: dict[str, Any] = {
     # ... passing on at least this share of what it collected (or collecting at
     # least this share of what it paid out), the smaller side over the larger.
     "gather_min_flow_ratio": 0.3,
-    # fan_in / fan_out / gather_scatter: least money moved by one instance, in
-    # the export's currency (friends splitting a bill are no fan).
+    # fan_in / fan_out / gather_scatter / funnel / pass_through_chain: least
+    # money moved by one instance (sum of its transfers), in the export's
+    # currency: friends splitting a bill are no fan.
     "min_instance_total": 1000.0,
     # bipartite / stack: accounts per side, and the share of possible
     # sender→receiver links that must exist.
@@ -221,6 +222,7 @@ def detect_patterns(
                 max_hop_delay=parse_window(cfg["chain_max_hop_delay"], "chain_max_hop_delay"),
                 min_hops=int(cfg["chain_min_hops"]),
                 max_hops=int(cfg["chain_max_hops"]),
+                min_total=float(cfg["min_instance_total"]),
             ),
         )
     if "funnel" in enabled:
@@ -234,6 +236,7 @@ def detect_patterns(
                 min_sources=int(cfg["funnel_min_sources"]),
                 max_destinations=int(cfg["funnel_max_destinations"]),
                 min_passed_share=float(cfg["funnel_min_passed_share"]),
+                min_total=float(cfg["min_instance_total"]),
             ),
         )
     if "shared_identifiers" in enabled:

@@ -109,10 +109,19 @@ def _chain_paths(
 
 
 def detect_chains(
-    cand: pl.DataFrame, *, max_hop_delay: timedelta, min_hops: int, max_hops: int
+    cand: pl.DataFrame,
+    *,
+    max_hop_delay: timedelta,
+    min_hops: int,
+    max_hops: int,
+    min_total: float,
 ) -> pl.DataFrame:
     cand = temporal_prune(cand, max_hop_delay, loop=False)
     paths = _chain_paths(cand, max_hop_delay=max_hop_delay, min_hops=min_hops, max_hops=max_hops)
+    if paths.height == 0:
+        return pl.DataFrame()
+    # Small change passed between friends is no laundering chain.
+    paths = paths.filter(pl.col(_AMTS).list.sum() >= min_total)
     if paths.height == 0:
         return pl.DataFrame()
     # How much of each amount the next hop carried on (1 = all of it, capped).
@@ -183,6 +192,7 @@ def detect_funnels(
     min_sources: int,
     max_destinations: int,
     min_passed_share: float,
+    min_total: float,
 ) -> pl.DataFrame:
     """Accounts fed by many deposits from many sources (cash in many cities,
     or one-off payers) that send most of it on within the window to at most a
@@ -261,6 +271,7 @@ def detect_funnels(
             & (pl.col("_n_dst") >= 1)
             & (pl.col("_n_dst") <= max_destinations)
             & (pl.col("_out") >= min_passed_share * pl.col("_in"))
+            & (pl.col("_in") >= min_total)
         )
         .with_columns((pl.col("_out") / pl.col("_in")).clip(0, 1).alias("_share"))
         .sort([HUB, "_n_src", "_in"], descending=[False, True, True])
@@ -293,8 +304,8 @@ def detect_funnels(
     )
     inst = best.join(in_window, on=HUB).sort(HUB)
     score = (
-        0.4
-        + 0.25 * (1 - 0.5 ** (pl.col("_n_src") / min_sources))
+        0.3
+        + 0.3 * (1 - 0.5 ** (pl.col("_n_src") / min_sources))
         + 0.2 * pl.col("_share")
         + 0.15 * (1 - (pl.col("_n_dst") - 1) / max(1, max_destinations))
     )
