@@ -378,6 +378,9 @@ def test_missing_file_empty_file_and_header_only(tmp_path):
         ingest([])
     with pytest.raises(InputError, match="folder"):
         ingest([tmp_path])
+    twice = FIX / "mixed_bad.csv"
+    with pytest.raises(InputError, match="more than once"):
+        ingest([twice, twice])
 
 
 def test_unrecognised_header_lists_columns_and_hints_profile(tmp_path):

@@ -231,6 +231,14 @@ def ingest(
     path_list = [str(p) for p in paths]
     if not path_list:
         raise InputError("no input files given", hint="moneytrail ingest FILE... -o OUT.parquet")
+    seen: set[Path] = set()
+    for path in path_list:
+        key = Path(path).resolve()
+        if key in seen:
+            raise InputError(
+                "given more than once", file=path, hint="each export is read once; drop the repeat"
+            )
+        seen.add(key)
     chosen = _as_profile(profile)
     if chosen is not None and chosen.transactions is None:
         raise InputError(f"profile {chosen.name!r} has no transactions section", file=chosen.origin)

@@ -21,7 +21,7 @@ a user passes their own file with the same shape)::
       columns: {...}
 
 A column spec has exactly one of ``from`` (a header name, or a list of
-alternative names, matched exactly first and then ignoring case and spaces),
+alternative names, matched exactly first, then ignoring case, spaces, _ and -),
 ``template`` (``{Header}`` references joined with literal text) or ``value``
 (a constant). Options: ``map`` (source value -> canonical value, matched
 ignoring case), ``default`` (the value for anything ``map`` does not know;
