@@ -271,3 +271,42 @@ def test_empty_input_gives_empty_evidence():
     res = detect_patterns(frame([]))
     assert res.evidence.height == 0
     assert res.evidence.schema == pl.Schema(S.EVIDENCE_SCHEMA)
+
+
+def test_household_sharing_address_and_ip_is_not_a_cluster_but_a_shared_phone_is():
+    household = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["M1", "M2"],
+            S.HOLDER_ID: ["h1", "h2"],
+            S.ADDRESS: ["12 Oak Ave, Reno", "12 oak ave reno"],
+            S.IP: ["24.1.2.3", "24.1.2.3"],
+        }
+    )
+    res = detect_patterns(frame(background()), accounts=household)
+    assert "shared_identifiers" not in set(res.evidence[S.EV_CODE])
+    phone = household.with_columns(pl.lit("+1 555 0101").alias(S.PHONE))
+    res = detect_patterns(frame(background()), accounts=phone)
+    assert members(res.evidence, "shared_identifiers") == {"M1", "M2"}
+
+
+def test_fan_of_small_change_is_not_reported():
+    hours = [0, 3, 11, 14, 30, 31, 52, 70]
+    rows = background() + [(f"P{i}", "HUB", 20, h) for i, h in enumerate(hours)]
+    assert "fan_in" not in set(detect_patterns(frame(rows)).evidence[S.EV_CODE])
+
+
+def test_gather_scatter_must_pass_on_what_it_collected():
+    rows = background()
+    rows += [(f"P{i}", "HUB", 30, i) for i in range(3)]  # pocket money in
+    rows += [("HUB", f"Q{i}", 900, 24 + i) for i in range(3)]  # bills out
+    assert "gather_scatter" not in set(detect_patterns(frame(rows)).evidence[S.EV_CODE])
+
+
+def test_fan_threshold_rises_where_everybody_pays_new_people():
+    rng = [(f"U{i}", f"U{(i * 7 + j * 13 + 1) % 200}", 400, 5 * j + i % 5)
+           for i in range(200) for j in range(4)]
+    hours = [0, 3, 11, 14, 30, 31]
+    hub = [(f"P{i}", "HUB", 300, h) for i, h in enumerate(hours)]
+    assert "HUB" in members(detect_patterns(frame(background() + hub)).evidence, "fan_in")
+    ev = detect_patterns(frame(background() + rng + hub)).evidence
+    assert "HUB" not in members(ev, "fan_in")
