@@ -172,6 +172,7 @@ def _peak_rss_mb() -> float:
 def _stage(name: str, path: str, enabled: str | None) -> None:
     """Run one stage in this (fresh) process and print its figures as JSON."""
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     extra: dict = {}
     if name == "bare":
         out = (
@@ -195,6 +196,8 @@ def _stage(name: str, path: str, enabled: str | None) -> None:
         )
         extra["accounts"] = ev[S.EV_ACCOUNT].unique().to_list()
     seconds = time.perf_counter() - t0
+    # CPU seconds as well: on a shared machine wall time depends on the neighbours.
+    extra["cpu_seconds"] = time.process_time() - cpu0
     print(json.dumps({"stage": name, "enabled": enabled, "seconds": seconds,
                       "peak_mb": _peak_rss_mb(), **extra}))
 
@@ -234,10 +237,14 @@ def main() -> None:
                 if code != "shared_identifiers":  # needs an accounts table
                     results.append(_run("patterns", path, code))
     bare = results[0]["seconds"]
-    print(f"{'stage':<28}{'seconds':>9}{'× bare':>8}{'peak MB':>9}")
+    bare_cpu = results[0]["cpu_seconds"]
+    print(f"{'stage':<28}{'seconds':>9}{'× bare':>8}{'cpu s':>8}{'× bare':>8}{'peak MB':>9}")
     for r in results:
         label = r["stage"] + (f" ({r['enabled']})" if r["enabled"] else "")
-        print(f"{label:<28}{r['seconds']:>9.2f}{r['seconds'] / bare:>8.1f}{r['peak_mb']:>9.0f}")
+        print(
+            f"{label:<28}{r['seconds']:>9.2f}{r['seconds'] / bare:>8.1f}"
+            f"{r['cpu_seconds']:>8.2f}{r['cpu_seconds'] / bare_cpu:>8.1f}{r['peak_mb']:>9.0f}"
+        )
     found = set(results[1].get("accounts", []))
     recall = {code: f"{len(found & accts)}/{len(accts)}" for code, accts in planted.items()}
     print("planted key accounts found (any pattern):", recall)

@@ -60,7 +60,7 @@ DEFAULTS: dict[str, Any] = {
     # ... and at least this multiple of the median hub's busiest window, so that
     # where everybody pays new people all the time, only outliers are fans.
     "fan_population_multiple": 3.0,
-    "fan_window": "90d",
+    "fan_window": "180d",
     # At least this many one-off transfers of one account spaced like clockwork
     # (gaps varying by at most this share of their mean) are standing orders,
     # payroll or subscriptions, not evidence; the same test drops a fan whose

@@ -116,7 +116,7 @@ def detect_chains(
     max_hops: int,
     min_total: float,
 ) -> pl.DataFrame:
-    cand = temporal_prune(cand, max_hop_delay, loop=False)
+    cand = temporal_prune(cand, max_hop_delay, loop=False, rounds=2)
     paths = _chain_paths(cand, max_hop_delay=max_hop_delay, min_hops=min_hops, max_hops=max_hops)
     if paths.height == 0:
         return pl.DataFrame()
