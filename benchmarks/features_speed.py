@@ -3,6 +3,8 @@
     python benchmarks/features_speed.py --rows 1000000            # features + outliers
     python benchmarks/features_speed.py --rows 5000000 --accounts 500000
     python benchmarks/features_speed.py --amlsim ../shared/data/amlsim_small
+    python benchmarks/features_speed.py --generated DIR     # moneytrail generate -o DIR
+    python benchmarks/features_speed.py --amlsim-2019 DIR   # amlsim_upstream_20k/20K_cycle200
 
 Speed: makes its own transactions with numpy (heavy-tailed account activity,
 a year of timestamps with a time of day, channels, MCCs, cities, countries),
@@ -207,6 +209,100 @@ def amlsim(directory: str) -> None:
     )
 
 
+def generated(directory: str) -> None:
+    """The same yardstick on ``moneytrail generate`` output (labels.csv: planted accounts)."""
+    from pyod.models.iforest import IForest
+    from sklearn.metrics import average_precision_score
+
+    from moneytrail.features import account_features
+    from moneytrail.outliers import detect_outliers
+
+    d = Path(directory)
+
+    def table(stem: str) -> pl.DataFrame:
+        path = d / f"{stem}.parquet"
+        return pl.read_parquet(path) if path.exists() else pl.read_csv(d / f"{stem}.csv")
+
+    tx = table("transactions").drop(S.LABEL_COLUMNS, strict=False)
+    if tx.schema[S.TIMESTAMP] == pl.String:
+        tx = tx.with_columns(pl.col(S.TIMESTAMP).str.to_datetime(time_unit="us"))
+    accounts = table("accounts")
+    if S.OPENED_AT in accounts.columns and accounts.schema[S.OPENED_AT] == pl.String:
+        accounts = accounts.with_columns(pl.col(S.OPENED_AT).str.to_date())
+    labels = pl.read_csv(d / "labels.csv").unique(S.LB_ACCOUNT)
+    fr = account_features(tx.lazy(), accounts)
+    res = detect_outliers(fr.frame, descriptions=fr.descriptions)
+    table_ = res.scores.join(labels, on=S.ACCOUNT_ID, how="left")
+    y = table_[S.LB_TYPOLOGY].is_not_null().to_numpy()
+    k = 2 * int(y.sum())
+    print(f"accounts {table_.height:,}, planted {int(y.sum())}, base rate {y.mean():.3f}")
+    print(f"AP outlier ensemble: {average_precision_score(y, table_['outlier_score']):.3f}")
+    base = fr.frame.join(labels, on=S.ACCOUNT_ID, how="left")
+    forest = IForest(random_state=0).fit(
+        base.select("in_count", "out_count", "in_total", "out_total").to_numpy()
+    )
+    yb = base[S.LB_TYPOLOGY].is_not_null().to_numpy()
+    print(
+        "AP IsolationForest on in/out counts and sums: "
+        f"{average_precision_score(yb, forest.decision_scores_):.3f}"
+    )
+    top = table_.filter(pl.col("outlier_rank") <= k)
+    per_type = (
+        labels.group_by(S.LB_TYPOLOGY)
+        .len()
+        .join(top.group_by(S.LB_TYPOLOGY).len(), on=S.LB_TYPOLOGY, how="left")
+        .sort(S.LB_TYPOLOGY)
+    )
+    for typ, members, hit in per_type.iter_rows():
+        print(f"  recall@{k} {typ}: {(hit or 0) / members:.2f}")
+    look = d / "lookalikes.csv"
+    if look.exists():
+        groups = top.join(pl.read_csv(look), on=S.ACCOUNT_ID).group_by("group").len()
+        print(f"look-alikes in top {k}: {sorted(groups.rows(), key=lambda r: -r[1])}")
+
+
+def amlsim_2019(directory: str, constant_amount: bool) -> None:
+    """The yardstick on an old-format AMLSim set (nodes.csv isFraud; steps are days)."""
+    from pyod.models.iforest import IForest
+    from sklearn.metrics import average_precision_score
+
+    from moneytrail.features import account_features
+    from moneytrail.outliers import detect_outliers
+
+    d = Path(directory)
+    # amounts under 100 are all fraud in these sets: optionally blank them out
+    amount = pl.lit(500.0) if constant_amount else pl.col("value").cast(pl.Float64)
+    tx = pl.scan_csv(d / "transactions.csv").select(
+        (pl.datetime(2018, 1, 1) + pl.duration(days=pl.col("time")))
+        .cast(pl.Datetime("us"))
+        .alias(S.TIMESTAMP),
+        amount.alias(S.AMOUNT),
+        pl.col("sourceNodeId").cast(pl.String).alias(S.FROM_ACCOUNT),
+        pl.col("targetNodeId").cast(pl.String).alias(S.TO_ACCOUNT),
+    )
+    nodes = pl.read_csv(d / "nodes.csv").select(
+        pl.col("nodeid").cast(pl.String).alias(S.ACCOUNT_ID),
+        pl.col("isFraud").cast(pl.Boolean).alias("_fraud"),
+    )
+    fr = account_features(tx)
+    res = detect_outliers(fr.frame)
+    table = res.scores.join(nodes, on=S.ACCOUNT_ID, how="left")
+    y = table["_fraud"].fill_null(False).to_numpy()
+    k = 2 * int(y.sum())
+    recall = table.filter(pl.col("outlier_rank") <= k)["_fraud"].fill_null(False).sum() / y.sum()
+    base = fr.frame.join(nodes, on=S.ACCOUNT_ID, how="left")
+    forest = IForest(random_state=0).fit(
+        base.select("in_count", "out_count", "in_total", "out_total").to_numpy()
+    )
+    base_ap = average_precision_score(base["_fraud"].fill_null(False), forest.decision_scores_)
+    print(
+        f"{d.name} (constant amount: {constant_amount}): accounts {table.height:,}, "
+        f"fraud {int(y.sum())}, AP outlier ensemble "
+        f"{average_precision_score(y, table['outlier_score']):.3f}, recall@{k} {recall:.2f}; "
+        f"AP IsolationForest on in/out counts and sums {base_ap:.3f}; base rate {y.mean():.3f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -214,6 +310,9 @@ def main() -> None:
     ap.add_argument(
         "--amlsim", help="an AMLSim output folder (transactions.csv, alert_accounts.csv)"
     )
+    ap.add_argument("--generated", help="a `moneytrail generate` output folder")
+    ap.add_argument("--amlsim-2019", help="an old-format AMLSim folder (nodes.csv)")
+    ap.add_argument("--constant-amount", action="store_true", help="with --amlsim-2019")
     ap.add_argument("--stage", help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -221,6 +320,10 @@ def main() -> None:
         print(json.dumps(run_stage(args.stage, args.path)))
     elif args.amlsim:
         amlsim(args.amlsim)
+    elif args.amlsim_2019:
+        amlsim_2019(args.amlsim_2019, args.constant_amount)
+    elif args.generated:
+        generated(args.generated)
     else:
         speed(args.rows, args.accounts or args.rows // 10)
 
