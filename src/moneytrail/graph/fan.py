@@ -29,6 +29,7 @@ from moneytrail.graph._common import (
 )
 
 DEG_ALL = "deg_all"
+_MIN_POPULATION = 50
 
 
 def detect_fan(
@@ -72,7 +73,8 @@ def detect_fan(
     # one-off counterparty at all as zero
     active = edges.select(pl.col(hub_col).n_unique()).collect().item()
     zeros = pl.zeros(max(0, active - busiest.len()), dtype=busiest.dtype, eager=True)
-    typical = pl.concat([busiest, zeros]).median() or 0
+    # a typical hub needs a population to be typical of
+    typical = (pl.concat([busiest, zeros]).median() or 0) if active >= _MIN_POPULATION else 0
     min_counterparties = max(min_counterparties, math.ceil(population_multiple * typical))
     # Cheap prefilter: any window lies within two consecutive calendar buckets
     # of its length, so a hub with a fan has half of it in one bucket.
