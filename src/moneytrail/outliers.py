@@ -110,8 +110,9 @@ def detect_outliers(
     for members, pool in group_ids:
         fit_idx = _sample(pool, cfg)
         fit_sets.append((members, fit_idx))
+        shared: dict = {}  # ECOD and COPOD read the same tail probabilities
         for model in cfg["models"]:
-            train, scored = _run_model(model, X, fit_idx, members, cfg)
+            train, scored = _run_model(model, X, fit_idx, members, cfg, shared)
             # standardise on the fitting set so models (and peer groups) weigh alike
             mu, sd = float(np.mean(train)), float(np.std(train))
             per_model[f"{model}_score"][members] = (scored - mu) / (sd if sd > 0 else 1.0)
@@ -240,7 +241,7 @@ def _scale(raw: np.ndarray, names: list[str]) -> np.ndarray:
     return X
 
 
-def _run_model(model: str, X: np.ndarray, fit_idx: np.ndarray, members: np.ndarray, cfg: dict):
+def _run_model(model, X, fit_idx, members, cfg, shared):
     """Fit one pyod model on X[fit_idx]; return (scores of the fit set, scores of members)."""
     seed = int(cfg["seed"])
     if model == "ecod":
@@ -265,10 +266,17 @@ def _run_model(model: str, X: np.ndarray, fit_idx: np.ndarray, members: np.ndarr
     same = fit_idx.size == members.size and np.array_equal(fit_idx, members)
     if model in ("ecod", "copod") and not same:
         # pyod's ECOD/COPOD re-rank the fit set together with each new batch; the
-        # same tail scores against our own sorted fit set need far less memory.
-        copula = model == "copod"
-        fitted = _tail_scores(train, train, copula=copula).sum(axis=1)
-        return fitted, _tail_scores(train, X[members], copula=copula).sum(axis=1)
+        # same scores against our own sorted fit set need far less memory.
+        if "scored" not in shared:
+            shared["scored"] = _ecdf_model_scores(train, X[members])
+            inside = np.searchsorted(members, fit_idx)
+            inside = np.minimum(inside, members.size - 1)
+            if np.array_equal(members[inside], fit_idx):
+                # the fit set is among the members: its scores are already there
+                shared["fitted"] = {m: v[inside] for m, v in shared["scored"].items()}
+            else:
+                shared["fitted"] = _ecdf_model_scores(train, train)
+        return shared["fitted"][model], shared["scored"][model]
     det.fit(train)
     fitted = np.asarray(det.decision_scores_, dtype=np.float64)
     if same:
@@ -312,28 +320,41 @@ def _skew_sign(train: np.ndarray) -> np.ndarray:
     return np.sign(skew)
 
 
-def _tail_scores(train: np.ndarray, X: np.ndarray, copula: bool = False) -> np.ndarray:
-    """Per-feature ECOD tail scores of X against the empirical distribution of ``train``.
+def _tails(train: np.ndarray, X: np.ndarray):
+    """Per feature: left and right tail scores of X against the ECDF of ``train``,
+    and the skew-chosen tail, as pyod's ECOD and COPOD define them.
 
-    Left tail ``-log F(x)``, right tail ``-log (1 - F(x-))`` with F the ECDF of
-    ``train``; ECOD takes the larger of both tails and the skew-chosen one,
-    COPOD the skew-chosen one and the mean of both.
+    Left ``-log F(x)``, right ``-log (1 - F(x-))``; the skewed tail is the right
+    one for right-skewed features, the left one for left-skewed, their sum when
+    the skewness is 0. Yields (feature index, left, right, skewed).
     """
     m = train.shape[0]
-    out = np.empty(X.shape, dtype=np.float64)
     sign = _skew_sign(train)
+    floor = 1.0 / (m + 1)  # values beyond every training value
     for j in range(X.shape[1]):
         ref = np.sort(train[:, j])
         x = X[:, j]
-        left = np.searchsorted(ref, x, side="right") / m
-        right = (m - np.searchsorted(ref, x, side="left")) / m
-        u_l = -np.log(np.clip(left, 1.0 / (m + 1), 1.0))
-        u_r = -np.log(np.clip(right, 1.0 / (m + 1), 1.0))
-        skewed = u_l if sign[j] < 0 else u_r
-        if copula:
-            out[:, j] = np.maximum(skewed, (u_l + u_r) / 2)
-        else:
-            out[:, j] = np.maximum(np.maximum(u_l, u_r), skewed)
+        u_l = -np.log(np.clip(np.searchsorted(ref, x, side="right") / m, floor, 1.0))
+        u_r = -np.log(np.clip((m - np.searchsorted(ref, x, side="left")) / m, floor, 1.0))
+        skewed = u_l if sign[j] < 0 else u_r if sign[j] > 0 else u_l + u_r
+        yield j, u_l, u_r, skewed
+
+
+def _ecdf_model_scores(train: np.ndarray, X: np.ndarray) -> dict[str, np.ndarray]:
+    """ECOD and COPOD scores of X against ``train``, from one pass over the features."""
+    ecod = np.zeros(X.shape[0])
+    copod = np.zeros(X.shape[0])
+    for _, u_l, u_r, skewed in _tails(train, X):
+        ecod += np.maximum(np.maximum(u_l, u_r), skewed)
+        copod += np.maximum(skewed, (u_l + u_r) / 2)
+    return {"ecod": ecod, "copod": copod}
+
+
+def _tail_scores(train: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Per-feature ECOD tail scores of X against ``train`` (for the reasons)."""
+    out = np.empty(X.shape, dtype=np.float64)
+    for j, u_l, u_r, skewed in _tails(train, X):
+        out[:, j] = np.maximum(np.maximum(u_l, u_r), skewed)
     return out
 
 
