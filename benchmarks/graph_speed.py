@@ -82,8 +82,9 @@ def _planted(rng: np.random.Generator, n_each: int) -> tuple[list[tuple], dict[s
         planted.setdefault("stack", set()).add(acc("bp", i, 10))
         chain = [acc("ch", i, j) for j in range(5)]
         for j in range(4):
-            rows.append((chain[j], chain[j + 1], 3000 - 20 * j, t(base) + j * 6 * 3600 * 10**6,
-                         "p2p", None))
+            rows.append(
+                (chain[j], chain[j + 1], 3000 - 20 * j, t(base) + j * 6 * 3600 * 10**6, "p2p", None)
+            )
         planted.setdefault("pass_through_chain", set()).update(chain)
         fun = acc("fu", i, 0)
         for j in range(6):
@@ -115,8 +116,12 @@ def make_transactions(rows: int, accounts: int, seed: int = 11):
     cash_acc = rng.integers(0, accounts, n_cash)
     deposit = rng.random(n_cash) < 0.5
     from_acc = np.concatenate(
-        [ids[payer], ids[oneoff_from], ids[card_from],
-         np.where(deposit, S.CASH_NODE, ids[cash_acc])]
+        [
+            ids[payer],
+            ids[oneoff_from],
+            ids[card_from],
+            np.where(deposit, S.CASH_NODE, ids[cash_acc]),
+        ]
     )
     to_acc = np.concatenate(
         [ids[payee], ids[oneoff_to], card_to, np.where(deposit, ids[cash_acc], S.CASH_NODE)]
@@ -198,8 +203,17 @@ def _stage(name: str, path: str, enabled: str | None) -> None:
     seconds = time.perf_counter() - t0
     # CPU seconds as well: on a shared machine wall time depends on the neighbours.
     extra["cpu_seconds"] = time.process_time() - cpu0
-    print(json.dumps({"stage": name, "enabled": enabled, "seconds": seconds,
-                      "peak_mb": _peak_rss_mb(), **extra}))
+    print(
+        json.dumps(
+            {
+                "stage": name,
+                "enabled": enabled,
+                "seconds": seconds,
+                "peak_mb": _peak_rss_mb(),
+                **extra,
+            }
+        )
+    )
 
 
 def _run(name: str, path: str, enabled: str | None = None) -> dict:
@@ -251,8 +265,16 @@ def main() -> None:
     print("instances:", results[1].get("instances"))
     for r in results:
         r.pop("accounts", None)
-    print(json.dumps({"rows": args.rows, "accounts": args.accounts, "results": results,
-                      "planted_found": recall}))
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "accounts": args.accounts,
+                "results": results,
+                "planted_found": recall,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -194,15 +194,23 @@ def test_bipartite_block_and_stack_of_two_blocks():
 
 
 def test_pass_through_chain_needs_rapid_hops():
-    hops = [("X0", "X1", 5000, 0), ("X1", "X2", 4900, 5), ("X2", "X3", 4850, 20),
-            ("X3", "X4", 4800, 30)]
+    hops = [
+        ("X0", "X1", 5000, 0),
+        ("X1", "X2", 4900, 5),
+        ("X2", "X3", 4850, 20),
+        ("X3", "X4", 4800, 30),
+    ]
     ev = detect_patterns(frame(background() + hops)).evidence
     chain = ev.filter(pl.col(S.EV_CODE) == "pass_through_chain")
     assert set(chain[S.EV_ACCOUNT]) == {f"X{i}" for i in range(5)}
     assert chain[S.EV_INSTANCE].n_unique() == 1
     assert "4 one-off hops" in chain[S.EV_REASON][0]
-    slow = [("X0", "X1", 5000, 0), ("X1", "X2", 4900, 24 * 10), ("X2", "X3", 4850, 24 * 20),
-            ("X3", "X4", 4800, 24 * 30)]
+    slow = [
+        ("X0", "X1", 5000, 0),
+        ("X1", "X2", 4900, 24 * 10),
+        ("X2", "X3", 4850, 24 * 20),
+        ("X3", "X4", 4800, 24 * 30),
+    ]
     ev = detect_patterns(frame(background() + slow)).evidence
     assert "pass_through_chain" not in set(ev[S.EV_CODE])
 
@@ -303,8 +311,11 @@ def test_gather_scatter_must_pass_on_what_it_collected():
 
 
 def test_fan_threshold_rises_where_everybody_pays_new_people():
-    rng = [(f"U{i}", f"U{(i * 7 + j * 13 + 1) % 200}", 400, 5 * j + i % 5)
-           for i in range(200) for j in range(4)]
+    rng = [
+        (f"U{i}", f"U{(i * 7 + j * 13 + 1) % 200}", 400, 5 * j + i % 5)
+        for i in range(200)
+        for j in range(4)
+    ]
     hours = [0, 3, 11, 14, 30, 31]
     hub = [(f"P{i}", "HUB", 300, h) for i, h in enumerate(hours)]
     assert "HUB" in members(detect_patterns(frame(background() + hub)).evidence, "fan_in")
