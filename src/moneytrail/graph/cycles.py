@@ -45,6 +45,16 @@ def candidate_edges(edges: pl.LazyFrame, window: timedelta) -> pl.DataFrame:
         .select(S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP, S.AMOUNT, S.TXN_ID)
         .collect()
     )
+    # Cheap first: an account on a loop both sends and receives one-off.
+    cand = cand.join(
+        cand.select(pl.col(S.TO_ACCOUNT).alias(S.FROM_ACCOUNT)).unique(),
+        on=S.FROM_ACCOUNT,
+        how="semi",
+    ).join(
+        cand.select(pl.col(S.FROM_ACCOUNT).alias(S.TO_ACCOUNT)).unique(),
+        on=S.TO_ACCOUNT,
+        how="semi",
+    )
     cand = temporal_prune(cand, window, loop=True, rounds=2)
     for _ in range(4):
         senders = cand.get_column(S.FROM_ACCOUNT).unique()

@@ -292,7 +292,18 @@ def bipartite_blocks(
     e = sparse.select(S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP).unique(
         [S.FROM_ACCOUNT, S.TO_ACCOUNT]
     )
-    e = e.filter(pl.len().over(S.TO_ACCOUNT) >= min_side)
+    # A block member pays (or is paid by) at least min_side others in it:
+    # a few rounds of degree pruning leave only what could be a block.
+    e = e.collect()
+    for _ in range(3):
+        before = e.height
+        e = e.filter(
+            (pl.len().over(S.TO_ACCOUNT) >= min_side)
+            & (pl.len().over(S.FROM_ACCOUNT) >= min_side)
+        )
+        if e.height == before:
+            break
+    e = e.lazy()
     co = (
         e.join(e, on=S.TO_ACCOUNT, suffix="_2")
         .filter(
