@@ -15,6 +15,7 @@ from moneytrail.errors import ParamsError, RuleError
 from moneytrail.evidence import evidence_frame
 from moneytrail.params import Params
 from moneytrail.rules import MAX_TXN_IDS, default_rules_dir, load_rules, run_rules, run_tests
+from moneytrail.rules.compiler import RULES_PER_BATCH
 from moneytrail.rules.sql import sql_literal, substitute
 from moneytrail.rules.testdata import transactions_frame
 
@@ -135,38 +136,103 @@ def problems_of(folder: Path) -> list[tuple[str, str | None, str]]:
         ({"where": "amount >> {floor}"}, (), "where", "bad SQL"),
         ({"where": "amount > foo({floor})"}, (), "where", "bad SQL"),
         ({"where": "amount > {ceiling}"}, (), "where", "{ceiling} is used but not declared"),
-        ({"params": {"floor": {"value": 1, "basis": "default"}, "unused": {"value": 2,
-          "basis": "default"}}}, (), "params.unused", "declared but never used"),
-        ({"params": {"floor": {"value": 1, "basis": "guess"}}}, (), "params.floor.basis",
-         "not allowed"),
+        (
+            {
+                "params": {
+                    "floor": {"value": 1, "basis": "default"},
+                    "unused": {"value": 2, "basis": "default"},
+                }
+            },
+            (),
+            "params.unused",
+            "declared but never used",
+        ),
+        (
+            {"params": {"floor": {"value": 1, "basis": "guess"}}},
+            (),
+            "params.floor.basis",
+            "not allowed",
+        ),
         ({"params": {"floor": 1000}}, (), "params.floor", "must be a mapping"),
         ({"window": "7 days"}, (), "window", "does not match"),
-        ({"where": "channel = 'cash' AND location_city = 'Reno' AND amount > {floor}"}, (), "where",
-         "'location_city', which is not listed in requires"),
+        (
+            {"where": "channel = 'cash' AND location_city = 'Reno' AND amount > {floor}"},
+            (),
+            "where",
+            "'location_city', which is not listed in requires",
+        ),
         ({"where": "amount + {floor}"}, (), "where", "true/false predicate"),
         ({"where": "amount > 'x' AND amount > {floor}"}, (), "where", "cannot compare"),
-        ({"where": "nosuch > {floor}", "requires": ["channel", "nosuch"]}, (), "requires",
-         "'nosuch' is not a column"),
+        (
+            {"where": "nosuch > {floor}", "requires": ["channel", "nosuch"]},
+            (),
+            "requires",
+            "'nosuch' is not a column",
+        ),
         ({"reason": "{n.real} deposits"}, (), "reason", "not a plain name"),
         ({"reason": "{n!r} deposits"}, (), "reason", "conversions are not allowed"),
         ({"reason": "{amount} deposits"}, (), "reason", "{amount} is not a measure"),
         ({"having": "n >= 2 AND amount > 3"}, (), "having", "only the measures are known"),
-        ({"aggregate": {"amount": "sum(amount)"}, "reason": "{amount}", "having": "amount > 1"},
-         (), "aggregate.amount", "clashes"),
+        (
+            {"aggregate": {"amount": "sum(amount)"}, "reason": "{amount}", "having": "amount > 1"},
+            (),
+            "aggregate.amount",
+            "clashes",
+        ),
         ({"level": "transaction"}, (), "group_by", "only account-level rules"),
         ({"subject": "to_account"}, (), "subject", "leave it out"),
         ({"severity": "urgent"}, (), "severity", "one of: low, medium, high, critical"),
         ({"id": "bad-id-1"}, (), "id", "does not match"),
         ({"tests": BASE_RULE["tests"][:1]}, (), "tests", "expect: quiet"),
-        ({"tests": [{**BASE_RULE["tests"][0], "transactions": [{"timestamp": "2024-03-01",
-          "amount": "lots", "from_account": "CASH", "to_account": "A1"}]}]
-          + BASE_RULE["tests"][1:]}, (), "tests[0].transactions[0].amount", "not a number"),
-        ({"tests": [{**BASE_RULE["tests"][0], "transactions": [{"timestamp": "2024-03-01",
-          "amount": 3, "from_account": "CASH", "to_account": "A1", "colour": "red"}]}]
-          + BASE_RULE["tests"][1:]}, (), "tests[0].transactions[0].colour",
-         "not a canonical column"),
-        ({"tests": [{**BASE_RULE["tests"][0], "params": {"nope": 1}}] + BASE_RULE["tests"][1:]},
-         (), "tests[0].params.nope", "not a param"),
+        (
+            {
+                "tests": [
+                    {
+                        **BASE_RULE["tests"][0],
+                        "transactions": [
+                            {
+                                "timestamp": "2024-03-01",
+                                "amount": "lots",
+                                "from_account": "CASH",
+                                "to_account": "A1",
+                            }
+                        ],
+                    }
+                ]
+                + BASE_RULE["tests"][1:]
+            },
+            (),
+            "tests[0].transactions[0].amount",
+            "not a number",
+        ),
+        (
+            {
+                "tests": [
+                    {
+                        **BASE_RULE["tests"][0],
+                        "transactions": [
+                            {
+                                "timestamp": "2024-03-01",
+                                "amount": 3,
+                                "from_account": "CASH",
+                                "to_account": "A1",
+                                "colour": "red",
+                            }
+                        ],
+                    }
+                ]
+                + BASE_RULE["tests"][1:]
+            },
+            (),
+            "tests[0].transactions[0].colour",
+            "not a canonical column",
+        ),
+        (
+            {"tests": [{**BASE_RULE["tests"][0], "params": {"nope": 1}}] + BASE_RULE["tests"][1:]},
+            (),
+            "tests[0].params.nope",
+            "not a param",
+        ),
     ],
 )
 def test_checker_names_file_field_and_problem(tmp_path, changes, drop, field, fragment):
@@ -303,12 +369,33 @@ def test_account_rule_reports_its_strongest_window_with_its_transactions():
 def test_transaction_rule_gives_one_row_per_account_from_its_strongest_hit():
     ruleset = load_rules(GOOD)
     rows = [
-        {"txn_id": "n1", "timestamp": "2024-03-01 23:30", "amount": 300.0, "from_account": "A1",
-         "to_account": "CASH", "channel": "cash", "location_city": "Reno"},
-        {"txn_id": "n2", "timestamp": "2024-03-02 02:00", "amount": 800.0, "from_account": "A1",
-         "to_account": "CASH", "channel": "cash", "location_city": "Vegas"},
-        {"txn_id": "d1", "timestamp": "2024-03-02 12:00", "amount": 900.0, "from_account": "A1",
-         "to_account": "CASH", "channel": "cash", "location_city": "Reno"},
+        {
+            "txn_id": "n1",
+            "timestamp": "2024-03-01 23:30",
+            "amount": 300.0,
+            "from_account": "A1",
+            "to_account": "CASH",
+            "channel": "cash",
+            "location_city": "Reno",
+        },
+        {
+            "txn_id": "n2",
+            "timestamp": "2024-03-02 02:00",
+            "amount": 800.0,
+            "from_account": "A1",
+            "to_account": "CASH",
+            "channel": "cash",
+            "location_city": "Vegas",
+        },
+        {
+            "txn_id": "d1",
+            "timestamp": "2024-03-02 12:00",
+            "amount": 900.0,
+            "from_account": "A1",
+            "to_account": "CASH",
+            "channel": "cash",
+            "location_city": "Reno",
+        },
     ]
     ev = by_code(run_rules(txns(rows), ruleset), "TEST-NIGHT-01")
     assert ev[S.EV_TXN_IDS] == ["n1", "n2"]
@@ -367,7 +454,7 @@ def test_the_cash_node_is_never_a_subject(tmp_path):
     assert result.evidence[S.EV_ACCOUNT].to_list() == ["A1"]
 
 
-def test_all_rules_run_in_one_collect_all(monkeypatch):
+def test_rules_are_collected_together_in_batches(monkeypatch):
     calls = []
     real = pl.collect_all
 
@@ -378,9 +465,16 @@ def test_all_rules_run_in_one_collect_all(monkeypatch):
 
     monkeypatch.setattr(pl, "collect_all", counting)
     ruleset = load_rules(GOOD)
-    rows = [cash_in("A1", f"2024-03-0{d} 23:00", 9500, location_city="Reno") for d in (1, 2, 3)]
+    rows = [
+        cash_in("A1", f"2024-03-0{d} 23:00", 9500, location_city="Reno", mcc=7011)
+        for d in (1, 2, 3)
+    ]
     result = run_rules(txns(rows), ruleset)
-    assert calls == [len(result.ran)] and len(result.ran) >= 4
+    assert len(result.ran) >= 5 and sum(calls) == len(result.ran)
+    assert calls == [
+        min(RULES_PER_BATCH, len(result.ran) - i)
+        for i in range(0, len(result.ran), RULES_PER_BATCH)
+    ]
 
 
 def test_a_rule_failing_on_the_data_is_reported_and_the_others_still_run(tmp_path):
@@ -431,4 +525,3 @@ def test_kyc_columns_join_both_sides_and_age_comes_from_birth_date():
     result = run_rules(txns(rows), type(ruleset)(minors, []), accounts=younger)
     ev = by_code(result, "TEST-MINOR-01")
     assert ev[S.EV_REASON] == "3 payers under 18 within 30 days"
-
