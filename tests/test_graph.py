@@ -321,3 +321,13 @@ def test_fan_threshold_rises_where_everybody_pays_new_people():
     assert "HUB" in members(detect_patterns(frame(background() + hub)).evidence, "fan_in")
     ev = detect_patterns(frame(background() + rng + hub)).evidence
     assert "HUB" not in members(ev, "fan_in")
+
+
+def test_neighbourhood_is_capped_and_never_expands_through_cash():
+    rows = [("A", f"B{i}", 100 - i, i) for i in range(50)]
+    rows += [("A", S.CASH_NODE, 10, 60), (S.CASH_NODE, "Z", 10, 61)]
+    g = neighbourhood(frame(rows), ["A"], hops=2, max_nodes=10)
+    assert g.number_of_nodes() == 10
+    assert "B0" in g  # the biggest flows are kept
+    g = neighbourhood(frame(rows), ["A"], hops=2)
+    assert S.CASH_NODE in g and "Z" not in g
