@@ -104,6 +104,16 @@ def _flat_amounts(dataset: DataSet, work: Path) -> None:
     dataset.inputs = [target]
 
 
+def _reuse_prepared(dataset: DataSet, work: Path) -> None:
+    """Point a prepared data set at the files an earlier run made in ``work``."""
+    if (work / "data" / "labels.csv").exists():
+        dataset.labels = work / "data" / "labels.csv"
+        dataset.accounts = work / "data" / "accounts.csv"
+        dataset.inputs = [work / "data" / "transactions.csv"]
+    elif (work / "transactions.csv").exists():
+        dataset.inputs = [work / "transactions.csv"]
+
+
 def generated_sets(seeds: list[int], n_accounts: int, days: int) -> list[DataSet]:
     sets = []
     for seed in seeds:
@@ -128,20 +138,27 @@ def generated_sets(seeds: list[int], n_accounts: int, days: int) -> list[DataSet
     return sets
 
 
-def run_one(dataset: DataSet, work: Path) -> dict:
+def run_one(dataset: DataSet, work: Path, reuse: bool = False) -> dict:
     from moneytrail.scan import run_scan
 
     work.mkdir(parents=True, exist_ok=True)
-    if dataset.prepare is not None:
-        dataset.prepare(dataset, work)
     outdir = work / "scan"
-    started = time.perf_counter()
-    kwargs = {"accounts": dataset.accounts, "progress": False}
-    try:
-        run_scan(dataset.inputs, outdir, report=False, **kwargs)
-    except TypeError:  # a scan without the report switch
-        run_scan(dataset.inputs, outdir, **kwargs)
-    scan_seconds = time.perf_counter() - started
+    done_marker = work / "scan_seconds.txt"
+    if dataset.prepare is not None and not (reuse and done_marker.exists()):
+        dataset.prepare(dataset, work)
+    elif dataset.prepare is not None:
+        _reuse_prepared(dataset, work)
+    if reuse and done_marker.exists():
+        scan_seconds = float(done_marker.read_text())
+    else:
+        started = time.perf_counter()
+        kwargs = {"accounts": dataset.accounts, "progress": False}
+        try:
+            run_scan(dataset.inputs, outdir, report=False, **kwargs)
+        except TypeError:  # a scan without the report switch
+            run_scan(dataset.inputs, outdir, **kwargs)
+        scan_seconds = time.perf_counter() - started
+        done_marker.write_text(f"{scan_seconds:.3f}")
     labels = read_labels(dataset.labels)
     scores = read_scores(outdir)
     results = {
@@ -341,6 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="write all numbers here")
     parser.add_argument("--keep", type=Path, help="keep scan outputs in this folder")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --keep: evaluate scans an earlier run left there instead of re-scanning",
+    )
     args = parser.parse_args(argv)
 
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -353,11 +375,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="moneytrail-quality-"))
-    done = []
+    done: list[DataSet] = []
+    failed: list[str] = []
     try:
         for ds in sets:
             print(f"running {ds.name} ...", file=sys.stderr, flush=True)
-            ds.results = run_one(ds, root / ds.name)
+            try:
+                ds.results = run_one(ds, root / ds.name, reuse=args.reuse and bool(args.keep))
+            except Exception as exc:  # one broken data set must not lose the others
+                print(f"  {ds.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                failed.append(ds.name)
+                continue
             done.append(ds)
     finally:
         if args.keep is None:
@@ -382,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     print(features_table(done))
     print("\n### Against the targets\n")
     print("\n".join(targets(done)))
+    if failed:
+        print(f"\nFailed (see stderr): {', '.join(failed)}")
     if args.json:
         payload = {
             "created": stamp,
