@@ -48,8 +48,6 @@ _ACC = "_account"
 _CP = "_counterparty"
 _IN = "_is_in"
 _CP_COUNTRY = "_cp_country"
-_AMT_IN = "_amount_in"  # amount on incoming legs, 0 on outgoing
-_AMT_OUT = "_amount_out"
 _CASH = "_cash"  # cash leg: counterparty CASH or channel cash
 _GAP = "_gap"  # seconds since the account's previous leg
 _NEW_DAY = "_new_day"  # first leg of the account on its calendar day
@@ -161,7 +159,7 @@ def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
         parts.append(_countries(legs_lf, present, desc))
     frames = pl.collect_all(parts)
     # Flow-through needs only four columns: free the rest of the legs first.
-    flow_input = legs.select(_ACC, S.TIMESTAMP, _AMT_IN, _AMT_OUT)
+    flow_input = legs.select(_ACC, S.TIMESTAMP, _IN, S.AMOUNT)
     del legs, legs_lf, parts
     frames.append(_flow_through(flow_input, cfg, desc))
     del flow_input
@@ -301,7 +299,6 @@ def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.LazyFra
     is_cash_cp = (pl.col(_CP) == cash_code) if cash_code is not None else pl.lit(False)
     if present[S.CHANNEL]:
         is_cash_cp = is_cash_cp | (pl.col(S.CHANNEL) == "cash").fill_null(False)
-    amount = pl.col(S.AMOUNT)
     legs = pl.concat([out_legs, in_legs])
     if cash_code is not None:
         legs = legs.filter(pl.col(_ACC) != cash_code)
@@ -321,8 +318,6 @@ def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.LazyFra
     same_account = pl.col(_ACC) == pl.col(_ACC).shift(1)
     day = pl.col(S.TIMESTAMP).dt.epoch("d")
     return legs.sort(key).with_columns(
-        pl.when(pl.col(_IN)).then(amount).otherwise(0.0).alias(_AMT_IN),
-        pl.when(pl.col(_IN)).then(0.0).otherwise(amount).alias(_AMT_OUT),
         is_cash_cp.alias(_CASH),
         pl.when(same_account)
         .then((pl.col(S.TIMESTAMP) - pl.col(S.TIMESTAMP).shift(1)).dt.total_seconds())
@@ -333,6 +328,15 @@ def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.LazyFra
     )
 
 
+def _amount_in() -> pl.Expr:
+    """Amount on incoming legs, 0 on outgoing (computed where used: legs stay narrow)."""
+    return pl.when(pl.col(_IN)).then(pl.col(S.AMOUNT)).otherwise(0.0)
+
+
+def _amount_out() -> pl.Expr:
+    return pl.when(pl.col(_IN)).then(0.0).otherwise(pl.col(S.AMOUNT))
+
+
 def _ratio(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     """part / whole, null where whole is 0 (the share is undefined, not zero)."""
     return pl.when(whole > 0).then(part / whole).otherwise(None)
@@ -341,7 +345,7 @@ def _ratio(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
 def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
     amount = pl.col(S.AMOUNT)
     is_in = pl.col(_IN)
-    amt_in, amt_out = pl.col(_AMT_IN), pl.col(_AMT_OUT)
+    amt_in, amt_out = _amount_in(), _amount_out()
     ts = pl.col(S.TIMESTAMP)
     cash = pl.col(_CASH)
     in_total, out_total = amt_in.sum(), amt_out.sum()
@@ -466,7 +470,7 @@ def _countries(legs: pl.LazyFrame, present: dict, desc: dict) -> pl.LazyFrame:
 def _counterparties(legs: pl.LazyFrame, desc: dict) -> pl.LazyFrame:
     """Distinct counterparties and concentration (HHI of value) each way."""
     pairs = legs.group_by(_ACC, _CP).agg(
-        pl.col(_AMT_IN).sum().alias("_vin"), pl.col(_AMT_OUT).sum().alias("_vout")
+        _amount_in().sum().alias("_vin"), _amount_out().sum().alias("_vout")
     )
     vin, vout = pl.col("_vin"), pl.col("_vout")
     desc.update(
@@ -522,9 +526,9 @@ def _flow_through(legs: pl.DataFrame, cfg: dict, desc: dict) -> pl.DataFrame:
         .select(
             pl.col(_ACC),
             pl.col(S.TIMESTAMP).dt.epoch("s").alias("_t"),
-            pl.col(_AMT_IN).alias("_in"),
-            pl.col(_AMT_IN).cum_sum().over(_ACC).alias("_cin"),
-            pl.col(_AMT_OUT).cum_sum().over(_ACC).alias("_cout"),
+            _amount_in().alias("_in"),
+            _amount_in().cum_sum().over(_ACC).alias("_cin"),
+            _amount_out().cum_sum().over(_ACC).alias("_cout"),
         )
         # inflow value sent on by each leg: the opening balance is spent first
         .with_columns(
