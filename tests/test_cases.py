@@ -28,10 +28,13 @@ def _ev(account, code, txn_ids=None, instance=None, role=None, detector="rule"):
 def _scan(evidence_rows, txns, accounts=None):
     evidence = evidence_frame(pl.DataFrame(evidence_rows))
     universe = pl.DataFrame({S.ACCOUNT_ID: ["A", "B", "C", "D", "E", "F"]})
-    scores = score_accounts(evidence, universe)
+    scores = score_accounts(evidence, universe, NO_RARITY)
     alerts = select_alerts(scores)
     return build_cases(alerts, evidence, txns, accounts)
 
+
+# Tiny universes where every code fires on most accounts: weigh codes fully.
+NO_RARITY = {"rarity_floor": 1.0}
 
 T0 = datetime(2024, 3, 1, 10)
 T1 = datetime(2024, 3, 2, 10)
@@ -109,7 +112,7 @@ def test_large_linked_groups_are_split_into_communities():
     ]
     evidence = evidence_frame(pl.DataFrame(rows))
     universe = pl.DataFrame({S.ACCOUNT_ID: group_a + group_b})
-    alerts = select_alerts(score_accounts(evidence, universe))
+    alerts = select_alerts(score_accounts(evidence, universe, NO_RARITY))
     accounts = pl.DataFrame({S.ACCOUNT_ID: ["A0", "B0"], S.PHONE: ["555", "555"]})
     txns = _txns([("t1", "A0", "B0", 5.0, T0)])
     joined, _ = build_cases(alerts, evidence, txns, accounts)

@@ -72,11 +72,11 @@ def test_levels_alerts_and_top_k_budget():
         ]
     )
     universe = pl.DataFrame({S.ACCOUNT_ID: ["hot", "warm", "cold"]})
-    scores = score_accounts(ev, universe)
+    scores = score_accounts(ev, universe, {"rarity_floor": 1.0})
     levels = dict(scores.select(S.SC_ACCOUNT, S.SC_LEVEL).iter_rows())
     assert levels == {"hot": "critical", "warm": "low", "cold": "none"}
     assert select_alerts(scores)[S.SC_ACCOUNT].to_list() == ["hot"]
-    budget = {**DEFAULTS, "top_k": 5}
+    budget = {**DEFAULTS, "top_k": 5, "rarity_floor": 1.0}
     # the budget alerts accounts with evidence, never accounts without any
     assert select_alerts(scores, budget)[S.SC_ACCOUNT].to_list() == ["hot", "warm"]
 
@@ -94,3 +94,12 @@ def test_unknown_scoring_setting_is_an_error():
 
     with pytest.raises(ParamsError, match="unknown scoring setting"):
         settings(Params(stages={"scoring": {"alert_treshold": 1}}), "scoring", DEFAULTS)
+
+
+def test_an_indicator_on_most_accounts_weighs_less_than_a_rare_one():
+    universe = pl.DataFrame({S.ACCOUNT_ID: [f"a{i}" for i in range(100)]})
+    common = [_row(f"a{i}", "COMMON", score=0.9) for i in range(60)]
+    ev = _evidence(common + [_row("a99", "RARE", score=0.9)])
+    scores = score_accounts(ev, universe)
+    risks = dict(scores.select(S.SC_ACCOUNT, S.SC_RISK).iter_rows())
+    assert risks["a99"] > risks["a0"] > 0

@@ -7,9 +7,13 @@ The sources insist that no single indicator proves trafficking (FIN-2020-A008
    code weight``;
 2. per account and code only the strongest row counts, so one rule firing in
    many windows is still one indicator;
-3. the account's codes combine by noisy-OR, ``1 − Π(1 − wᵢ)``: two medium
+3. an indicator that fires on a large share of the scanned accounts says
+   little about any one of them: a code seen on more than ``rarity_floor``
+   of the accounts is weighed down by ``(rarity_floor / share) ** rarity_power``
+   (the idea of inverse document frequency);
+4. the account's codes combine by noisy-OR, ``1 − Π(1 − wᵢ)``: two medium
    indicators outrank one, and every further indicator raises the risk less;
-4. an account whose evidence comes from one code only is damped by
+5. an account whose evidence comes from one code only is damped by
    ``single_evidence_factor``; evidence from more than one detector family
    (rule, pattern, outlier) agreeing adds ``corroboration_bonus`` of the
    remaining headroom per extra family.
@@ -32,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "severity_weights": {"low": 0.35, "medium": 0.6, "high": 0.85, "critical": 1.0},
     # Per-code multipliers (e.g. {"HT-TIME-01": 0.5}) to quiet a noisy indicator locally.
     "code_weights": {},
+    "rarity_floor": 0.03,
+    "rarity_power": 0.5,
     "single_evidence_factor": 0.7,
     "corroboration_bonus": 0.25,
     # Lower bounds of each level on the 0..1 risk scale.
@@ -48,8 +54,14 @@ LEVELS_ORDER = ("none", *S.SEVERITIES)
 _WEIGHT = "_weight"
 
 
-def weigh_evidence(evidence: pl.DataFrame, settings: dict[str, Any]) -> pl.DataFrame:
-    """The Evidence table with the weight each row carries in scoring."""
+def weigh_evidence(
+    evidence: pl.DataFrame, settings: dict[str, Any], n_accounts: int | None = None
+) -> pl.DataFrame:
+    """The Evidence table with the weight each row carries in scoring.
+
+    ``n_accounts`` (the number of scanned accounts) turns on the rarity
+    weighting; without it every code counts at full weight.
+    """
     det = settings["detector_weights"]
     sev = settings["severity_weights"]
     codes = settings["code_weights"]
@@ -62,6 +74,12 @@ def weigh_evidence(evidence: pl.DataFrame, settings: dict[str, Any]) -> pl.DataF
         weight = weight * pl.col(S.EV_CODE).replace_strict(
             {str(k): float(v) for k, v in codes.items()}, default=1.0, return_dtype=pl.Float64
         )
+    if n_accounts:
+        share = pl.col(S.EV_ACCOUNT).n_unique().over(S.EV_CODE) / n_accounts
+        rarity = (settings["rarity_floor"] / share).clip(upper_bound=1.0) ** settings[
+            "rarity_power"
+        ]
+        weight = weight * rarity
     return evidence.with_columns(weight.clip(0.0, 1.0).alias(_WEIGHT))
 
 
@@ -78,9 +96,10 @@ def score_accounts(
     """
     settings = {**DEFAULTS, **(settings or {})}
     universe = accounts.lazy() if isinstance(accounts, pl.DataFrame) else accounts
-    universe = universe.select(pl.col(S.ACCOUNT_ID).cast(pl.String)).unique()
+    universe = universe.select(pl.col(S.ACCOUNT_ID).cast(pl.String)).unique().collect()
 
-    weighted = weigh_evidence(evidence, settings).lazy()
+    weighted = weigh_evidence(evidence, settings, universe.height).lazy()
+    universe = universe.lazy()
     per_code = (
         weighted.sort(_WEIGHT, descending=True)
         .group_by(S.EV_ACCOUNT, S.EV_CODE)
