@@ -50,6 +50,7 @@ _TXN = "__txn"
 _DEADLINE = "__deadline"
 _OWN_TS = "__own_ts"
 _ROW_INPUT = "__in_"
+_DISTINCT = "__distinct_"
 
 FIRST_PREFIX = "first_"
 THEN_PREFIX = "then_"
@@ -102,6 +103,9 @@ class CompiledRule:
     # over them (same results as `measures`, without re-evaluating CASEs per window).
     row_inputs: list[pl.Expr] = field(default_factory=list)
     fast_measures: list[pl.Expr] = field(default_factory=list)
+    # count(DISTINCT x) measures of windowed rules: measure name → row input column,
+    # counted by `_rolling_distinct` rather than per window (see there why).
+    distinct_inputs: dict[str, str] = field(default_factory=dict)
 
 
 def compile_rule(rule: Rule, overrides: dict[str, Any] | None = None) -> CompiledRule:
@@ -125,6 +129,10 @@ def compile_rule(rule: Rule, overrides: dict[str, Any] | None = None) -> Compile
         func, distinct, inner = split
         column = f"{_ROW_INPUT}{name}"
         compiled.row_inputs.append(sql_to_expr(inner, values, field_name, seq).alias(column))
+        if rule.window and func == "count" and distinct:
+            compiled.distinct_inputs[name] = column
+            compiled.fast_measures.append(pl.col(_DISTINCT + name).last().alias(name))
+            continue
         compiled.fast_measures.append(
             sql_to_expr(f"{func}({distinct}{column})", {}, field_name).alias(name)
         )
@@ -238,6 +246,12 @@ def _account_query(
     ts = pl.col(S.TIMESTAMP)
     if compiled.row_inputs:
         rows = rows.with_columns(compiled.row_inputs)
+    if rule.window and not presorted:
+        rows = rows.sort(key, S.TIMESTAMP)
+    if rule.window:
+        window = parse_window(rule.window)
+        for name, column in compiled.distinct_inputs.items():
+            rows = _rolling_distinct(rows, key, column, window, _DISTINCT + name)
     aggs = [
         *compiled.fast_measures,
         ts.min().alias(_LO),
@@ -246,8 +260,6 @@ def _account_query(
         ts.max().alias(_END),
     ]
     if rule.window:
-        if not presorted:
-            rows = rows.sort(key, S.TIMESTAMP)
         period = polars_duration(rule.window)
         windows = (
             rows.rolling(index_column=S.TIMESTAMP, period=period, group_by=key)
@@ -278,6 +290,74 @@ def _account_query(
         )
         .drop(_LO, _HI)
     )
+
+
+def _rolling_distinct(
+    rows: pl.LazyFrame,
+    key: str,
+    column: str,
+    window: timedelta,
+    out: str,
+) -> pl.LazyFrame:
+    """Add ``out``: how many distinct non-null values ``column`` takes among the key's rows
+    with a time in ``(t - window, t]``, for each row's time ``t`` — what
+    ``count(DISTINCT column)`` gives over that row's rolling window.
+
+    Counting each window's values costs time and memory in the sum of all window sizes:
+    on 4 M transactions one such measure over acquirer accounts took 9 GB. Instead: a
+    value is in the window at time t iff one of its occurrences s has s <= t < s + window.
+    Per key and value, sorted occurrences cover the times
+    [max(s_i, s_{i-1} + window), s_i + window), which are disjoint; so the count at t is
+    the number of those pieces started by t minus the number ended by t, two as-of joins
+    on cumulative counts.
+    """
+    ts = pl.col(S.TIMESTAMP)  # rows come sorted by (key, time)
+    occurrences = rows.select(key, S.TIMESTAMP, column).filter(pl.col(column).is_not_null())
+    previous = ts.shift(1).over([key, column])
+    pieces = occurrences.select(
+        key,
+        pl.when(previous.is_null())
+        .then(ts)
+        .otherwise(pl.max_horizontal(ts, previous + window))
+        .alias("__from"),
+        (ts + window).alias("__to"),
+    ).filter(pl.col("__from") < pl.col("__to"))
+
+    def running_count(edge: str, name: str) -> pl.LazyFrame:
+        return (
+            pieces.group_by(key, edge)
+            .agg(pl.len().alias(name))
+            .sort(edge)
+            .with_columns(pl.col(name).cum_sum().over(key))
+        )
+
+    anchors = rows.select(key, S.TIMESTAMP).unique().sort(S.TIMESTAMP)
+    counted = (
+        anchors.join_asof(
+            running_count("__from", "__started"),
+            left_on=S.TIMESTAMP,
+            right_on="__from",
+            by=key,
+            strategy="backward",
+            check_sortedness=False,  # both sides are sorted by time just above
+        )
+        .join_asof(
+            running_count("__to", "__ended"),
+            left_on=S.TIMESTAMP,
+            right_on="__to",
+            by=key,
+            strategy="backward",
+            check_sortedness=False,  # both sides are sorted by time just above
+        )
+        .select(
+            key,
+            S.TIMESTAMP,
+            (pl.col("__started").fill_null(0) - pl.col("__ended").fill_null(0))
+            .cast(pl.Int64)
+            .alias(out),
+        )
+    )
+    return rows.join(counted, on=[key, S.TIMESTAMP], how="left", maintain_order="left")
 
 
 def _transaction_query(compiled: CompiledRule, base: pl.LazyFrame) -> pl.LazyFrame:
