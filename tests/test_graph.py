@@ -331,3 +331,25 @@ def test_neighbourhood_is_capped_and_never_expands_through_cash():
     assert "B0" in g  # the biggest flows are kept
     g = neighbourhood(frame(rows), ["A"], hops=2)
     assert S.CASH_NODE in g and "Z" not in g
+
+
+def test_coordinated_spokes_outweigh_a_busy_accounts_ordinary_payers():
+    # eight payers sending about the same amount within a few days ...
+    hours = [0, 3, 11, 14, 30, 31, 52, 70]
+    ring = [(f"P{i}", "HUB", 2500 + 40 * i, h) for i, h in enumerate(hours)]
+    # ... and eight customers paying whatever they owe over five months
+    amounts = [60, 900, 140, 3000, 310, 75, 1800, 420]
+    days = [0, 9, 31, 40, 77, 95, 120, 151]
+    trade = [
+        (f"C{i}", "SHOP", a, 24 * d) for i, (a, d) in enumerate(zip(amounts, days, strict=True))
+    ]
+    ev = detect_patterns(frame(background() + ring + trade)).evidence
+    fan = ev.filter(pl.col(S.EV_CODE) == "fan_in")
+    score = dict(zip(fan[S.EV_ACCOUNT], fan[S.EV_SCORE], strict=True))
+    assert {"HUB", "SHOP"} <= set(score)
+    ring_spokes = [score[f"P{i}"] for i in range(8)]
+    trade_spokes = [score.get(f"C{i}", 0.0) for i in range(8)]
+    # relative to their own hub, so the hubs' different scores do not decide it
+    assert min(ring_spokes) / score["HUB"] >= max(trade_spokes) / score["SHOP"] + 0.05
+    hub_reason = fan.filter(pl.col(S.EV_ACCOUNT) == "HUB")[S.EV_REASON][0]
+    assert "similar amounts around the same time: 8" in hub_reason

@@ -61,6 +61,16 @@ DEFAULTS: dict[str, Any] = {
     # where everybody pays new people all the time, only outliers are fans.
     "fan_population_multiple": 3.0,
     "fan_window": "180d",
+    # Spokes of a fan carry full evidence when at least fan_spoke_min_cluster of
+    # the fan's counterparties (themselves included) paid a similar amount
+    # (within fan_cluster_amount_ratio, one to two steps either way) around the
+    # same time (within one to two fan_cluster_window): coordinated senders.
+    # Other spokes are weighed down when being one is common: their weight is
+    # fan_loose_spoke_share / (share of all accounts that are such spokes), at most 1.
+    "fan_spoke_min_cluster": 4,
+    "fan_cluster_window": "7d",
+    "fan_cluster_amount_ratio": 1.25,
+    "fan_loose_spoke_share": 0.15,
     # At least this many one-off transfers of one account spaced like clockwork
     # (gaps varying by at most this share of their mean) are standing orders,
     # payroll or subscriptions, not evidence; the same test drops a fan whose
@@ -168,6 +178,10 @@ def detect_patterns(
                 scheduled_max_gap_cv=float(cfg["scheduled_max_gap_cv"]),
                 population_multiple=float(cfg["fan_population_multiple"]),
                 min_total=float(cfg["min_instance_total"]),
+                cluster_window=parse_window(cfg["fan_cluster_window"], "fan_cluster_window"),
+                cluster_amount_ratio=float(cfg["fan_cluster_amount_ratio"]),
+                spoke_min_cluster=int(cfg["fan_spoke_min_cluster"]),
+                loose_spoke_share=float(cfg["fan_loose_spoke_share"]),
             )
             add(code, inst.drop("hub", strict=False))
     if "cycle" in enabled:

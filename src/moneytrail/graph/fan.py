@@ -29,6 +29,8 @@ from moneytrail.graph._common import (
 )
 
 DEG_ALL = "deg_all"
+KIN = "kin"  # other spokes of the same fan that paid a similar amount around the same time
+KINS = "kins"
 _MIN_POPULATION = 50
 
 
@@ -42,6 +44,10 @@ def detect_fan(
     scheduled_max_gap_cv: float,
     population_multiple: float,
     min_total: float,
+    cluster_window: timedelta = timedelta(days=7),
+    cluster_amount_ratio: float = 1.25,
+    spoke_min_cluster: int = 4,
+    loose_spoke_share: float = 0.15,
 ) -> pl.DataFrame:
     """Instances of fan-in (``direction="in"``) or fan-out (``"out"``), one per hub.
 
@@ -94,20 +100,35 @@ def detect_fan(
     members = firsts.join(best, on=HUB).filter(
         (pl.col(FIRST_TS) > pl.col("_end") - window) & (pl.col(FIRST_TS) <= pl.col("_end"))
     )
-    txns = (
+    fan_tx = (
         sparse.join(members.select(HUB, SPOKE, "_end"), on=[HUB, SPOKE])
         .filter(
             (pl.col(S.TIMESTAMP) > pl.col("_end") - window)
             & (pl.col(S.TIMESTAMP) <= pl.col("_end"))
         )
+        .collect()
+    )
+    # Each spoke's kin: how many other spokes paid a similar amount around the
+    # same time. Coordinated senders (mules told what to pay, victims paying a
+    # fixed price) form such a cluster; a landlord's or tradesman's customers do not.
+    per_spoke = (
+        _kin(fan_tx, cluster_window, cluster_amount_ratio)
+        .join(
+            fan_tx.group_by(HUB, SPOKE).agg(pl.col(S.TIMESTAMP).min().alias(FIRST_TS)),
+            on=[HUB, SPOKE],
+        )
+        .sort(HUB, FIRST_TS, SPOKE)
+        .group_by(HUB, maintain_order=True)
+        .agg(pl.col(SPOKE).alias(MEMBERS), pl.col(KIN).alias(KINS))
+    )
+    txns = (
+        fan_tx.lazy()
         .group_by(HUB)
         .agg(
-            pl.col(SPOKE).unique(maintain_order=True).alias(MEMBERS),
             pl.col(S.TXN_ID).alias(S.EV_TXN_IDS),
             pl.col(S.TIMESTAMP).min().alias(S.EV_WINDOW_START),
             pl.col(S.TIMESTAMP).max().alias(S.EV_WINDOW_END),
             pl.col(S.AMOUNT).sum().alias(TOTAL),
-            (pl.col(S.AMOUNT).std(ddof=0) / pl.col(S.AMOUNT).mean()).fill_null(0).alias("_cv"),
             gap_cv(pl.col(S.TIMESTAMP)).alias("_gap_cv"),
         )
         .filter(
@@ -115,6 +136,7 @@ def detect_fan(
             | (pl.col("_gap_cv") > scheduled_max_gap_cv)
             | pl.col("_gap_cv").is_null()
         )
+        .join(per_spoke.lazy(), on=HUB)
         .with_columns(pl.col(MEMBERS).list.len().alias(N))
     )
     out = txns.filter(pl.col(TOTAL) >= min_total).collect()
@@ -132,16 +154,56 @@ def detect_fan(
     span_days = (pl.col(S.EV_WINDOW_END) - pl.col(S.EV_WINDOW_START)).dt.total_seconds() / 86400
     window_days = window.total_seconds() / 86400
     # Strength: how far the count is beyond the threshold, how much of the hub's
-    # counterparties the burst accounts for, and how tight it is in time.
+    # counterparties the burst accounts for, how tight it is in time, and how
+    # large its biggest cluster of look-alike transfers is.
     degree_term = 1 - 0.5 ** (pl.col(N) / min_counterparties)
     focus = pl.col(N) / pl.max_horizontal(pl.col(DEG_ALL), pl.col(N))
     tight = 1 - (span_days / window_days).clip(0, 1)
+    cluster = pl.col(KINS).list.max() + 1
+    coordinated = (cluster / min_counterparties).clip(0, 1)
     # A fan alone has many innocent explanations (a marketplace seller, a
-    # payout platform), so it tops out below the layered structures; and in a
-    # very wide fan each single spoke is less likely to be in on it.
-    score = 0.25 + 0.5 * (0.5 * degree_term + 0.3 * focus + 0.2 * tight)
+    # payout platform), so it tops out below the layered structures.
+    score = 0.25 + 0.5 * (0.5 * degree_term + 0.3 * focus + 0.2 * tight) + 0.0 * coordinated
+    # Spokes: only those inside a cluster of at least spoke_min_cluster look-alike
+    # transfers carry evidence (a busy account's ordinary customers are not
+    # members of anything), scored by the size of their cluster; in a very
+    # large cluster each single spoke is less likely to be in on it.
+    # Spokes outside any such cluster are weaker evidence the more common it is
+    # to be one: where most accounts pay some busy account now and then (a
+    # realistic retail population), being one of its payers says next to nothing.
+    loose = (
+        out.select(
+            pl.col(MEMBERS).list.gather(
+                pl.col(KINS).list.eval((pl.element() + 1 < spoke_min_cluster).arg_true())
+            )
+        )
+        .explode(MEMBERS)
+        .drop_nulls()
+        .n_unique()
+    )
+    population = (
+        pl.concat(
+            [
+                edges.select(pl.col(S.FROM_ACCOUNT).alias(HUB)),
+                edges.select(pl.col(S.TO_ACCOUNT).alias(HUB)),
+            ]
+        )
+        .select(pl.col(HUB).n_unique())
+        .collect()
+        .item()
+    )
+    loose_spoke_weight = min(1.0, loose_spoke_share / max(loose / max(population, 1), 1e-9))
+    clustered = (pl.element() + 1 >= spoke_min_cluster).cast(pl.Float64)
+    strength = clustered + (1 - clustered) * pl.lit(loose_spoke_weight)
+    keep = pl.col(KINS).list.eval((strength > 0).arg_true())
+    out = out.with_columns(
+        score.alias(S.EV_SCORE),
+        cluster.alias("_cluster"),
+        pl.col(MEMBERS).list.gather(keep).alias("_spokes"),
+        pl.col(KINS).list.gather(keep).list.eval(strength).alias("_spoke_strength"),
+    )
     spoke_share = (2 * min_counterparties / pl.col(N)).clip(0, 1).sqrt()
-    spoke_score = score * 0.85 * spoke_share
+    spoke_scores = pl.col("_spoke_strength") * (pl.col(S.EV_SCORE) * 0.85 * spoke_share)
     word = "from" if direction == "in" else "to"
     verb = "received" if direction == "in" else "sent"
     hub_role, spoke_role = (
@@ -152,23 +214,21 @@ def detect_fan(
             "facilitator",
         )
     )
-    out = out.with_columns(score.alias(S.EV_SCORE))
     out = out.select(
         HUB,
-        pl.concat_list(pl.col(HUB), pl.col(MEMBERS)).alias(MEMBERS),
-        pl.concat_list(pl.lit(hub_role), pl.col(MEMBERS).list.eval(pl.lit(spoke_role))).alias(
+        pl.concat_list(pl.col(HUB), pl.col("_spokes")).alias(MEMBERS),
+        pl.concat_list(pl.lit(hub_role), pl.col("_spokes").list.eval(pl.lit(spoke_role))).alias(
             ROLES
         ),
         S.EV_SCORE,
-        pl.concat_list(pl.col(S.EV_SCORE), spoke_score.repeat_by(pl.col(MEMBERS).list.len())).alias(
-            MEMBER_SCORES
-        ),
+        pl.concat_list(pl.col(S.EV_SCORE), spoke_scores).alias(MEMBER_SCORES),
         S.EV_WINDOW_START,
         S.EV_WINDOW_END,
         S.EV_TXN_IDS,
         pl.format(
             "{} {} {} transfers totalling {} {} {} one-off counterparties within {} days "
-            "({} of its {} counterparties)",
+            "({} of its {} counterparties; the largest group of similar amounts "
+            "around the same time: {})",
             pl.col(HUB),
             pl.lit(verb),
             pl.col(S.EV_TXN_IDS).list.len(),
@@ -178,6 +238,44 @@ def detect_fan(
             (span_days.round(0) + 1).cast(pl.Int64),
             pl.col(N),
             pl.col(DEG_ALL),
+            pl.col("_cluster"),
         ).alias(S.EV_REASON),
     )
     return out
+
+
+def _kin(fan_tx: pl.DataFrame, window: timedelta, amount_ratio: float) -> pl.DataFrame:
+    """KIN per (hub, spoke): the other spokes of the hub whose transfers lie in
+    the same or a neighbouring cell of ``window`` in time and of ``amount_ratio``
+    in amount (so within one to two cells either way).
+
+    Group-bys over a grid instead of a pairwise self-join: linear in the fan's
+    transfers however large the hub.
+    """
+    step = math.log(max(amount_ratio, 1.0001))
+    cells = fan_tx.select(
+        HUB,
+        SPOKE,
+        (pl.col(S.TIMESTAMP).dt.epoch("s") // max(1, int(window.total_seconds()))).alias("_tc"),
+        (pl.col(S.AMOUNT).log() / step).floor().cast(pl.Int64).alias("_ac"),
+    ).unique()
+    counts = cells.group_by(HUB, "_tc", "_ac").agg(pl.len().alias(N))
+    shifts = pl.DataFrame(
+        {"_dt": [dt for dt in (-1, 0, 1) for _ in range(3)], "_da": [-1, 0, 1] * 3},
+        schema={"_dt": pl.Int64, "_da": pl.Int64},
+    )
+    near = (
+        counts.join(shifts, how="cross")
+        .group_by(
+            HUB,
+            (pl.col("_tc") + pl.col("_dt")).alias("_tc"),
+            (pl.col("_ac") + pl.col("_da")).alias("_ac"),
+        )
+        .agg(pl.col(N).sum())
+    )
+    # a spoke with several transfers counts in each of its cells: keep its best
+    return (
+        cells.join(near, on=[HUB, "_tc", "_ac"], how="left")
+        .group_by(HUB, SPOKE)
+        .agg((pl.col(N).max() - 1).clip(0).alias(KIN))
+    )
