@@ -22,7 +22,7 @@ from moneytrail import schema as S
 from moneytrail.evidence import concat_evidence, empty_evidence
 from moneytrail.graph._common import mark_one_off, parse_window, prepare_edges, to_evidence
 from moneytrail.graph.cycles import detect_cycles
-from moneytrail.graph.fan import detect_fan
+from moneytrail.graph.fan import account_side_counts, detect_fan
 from moneytrail.graph.flow import detect_chains, detect_funnels
 from moneytrail.graph.identifiers import detect_shared_identifiers
 from moneytrail.graph.layered import (
@@ -66,7 +66,8 @@ DEFAULTS: dict[str, Any] = {
     # (within fan_cluster_amount_ratio, one to two steps either way) around the
     # same time (within one to two fan_cluster_window): coordinated senders.
     # Other spokes are weighed down when being one is common: their weight is
-    # fan_loose_spoke_share / (share of all accounts that are such spokes), at most 1.
+    # fan_loose_spoke_share / (share of the accounts on the spokes' side that are
+    # such spokes), at most 1.
     "fan_spoke_min_cluster": 4,
     "fan_cluster_window": "7d",
     "fan_cluster_amount_ratio": 1.25,
@@ -167,6 +168,7 @@ def detect_patterns(
     def add(code: str, instances: pl.DataFrame) -> None:
         frames.append(to_evidence(instances, code, f"{code}-"))
 
+    side_counts = account_side_counts(edges) if enabled & {"fan_in", "fan_out"} else None
     for code, direction in (("fan_in", "in"), ("fan_out", "out")):
         if code in enabled:
             inst = detect_fan(
@@ -182,6 +184,7 @@ def detect_patterns(
                 cluster_amount_ratio=float(cfg["fan_cluster_amount_ratio"]),
                 spoke_min_cluster=int(cfg["fan_spoke_min_cluster"]),
                 loose_spoke_share=float(cfg["fan_loose_spoke_share"]),
+                side_counts=side_counts,
             )
             add(code, inst.drop("hub", strict=False))
     if "cycle" in enabled:
