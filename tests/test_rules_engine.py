@@ -554,3 +554,29 @@ def test_rolling_distinct_count_equals_counting_each_window(window):
         .collect()
     )
     assert got["fast"].to_list() == got["naive"].cast(pl.Int64).to_list()
+
+
+def test_busy_accounts_count_distinct_values_the_same_way(monkeypatch):
+    """Accounts over the busy threshold take the other distinct-count path: same results."""
+    import numpy as np
+
+    from moneytrail.rules import compiler
+
+    ruleset = load_rules(GOOD)
+    rng = np.random.default_rng(5)
+    n = 600
+    start = np.datetime64("2024-03-01T00:00", "us")
+    frame = pl.DataFrame(
+        {
+            S.TIMESTAMP: start + rng.integers(0, 60 * 24 * 10, n).astype("timedelta64[m]"),
+            S.AMOUNT: rng.uniform(10, 500, n),
+            S.FROM_ACCOUNT: rng.choice([f"S{i}" for i in range(12)], n),
+            S.TO_ACCOUNT: rng.choice(["R1", "R2", "R3"], n),
+        }
+    )
+    calm = run_rules(frame.lazy(), ruleset).evidence.sort(S.EV_CODE, S.EV_ACCOUNT)
+    monkeypatch.setattr(compiler, "BUSY_ACCOUNT_ROWS", 0)
+    busy = run_rules(frame.lazy(), ruleset).evidence.sort(S.EV_CODE, S.EV_ACCOUNT)
+    assert calm.height > 0
+    assert calm.equals(busy)
+    assert all(result.passed for result in run_tests(ruleset))

@@ -36,6 +36,9 @@ MAX_TXN_IDS = 200  # supporting transactions listed per evidence row
 # memory, so batching costs no extra scan; it bounds the intermediate frames alive at
 # once (all 60-odd rules at once on 4 M rows took more than 9 GB).
 RULES_PER_BATCH = 4
+# Accounts with more rows than this in a windowed rule count distinct values with
+# `_rolling_distinct` rather than window by window.
+BUSY_ACCOUNT_ROWS = 2000
 
 # Internal column names of the compiled queries (never visible to a rule).
 _SUBJECT = "__subject"
@@ -103,8 +106,8 @@ class CompiledRule:
     # over them (same results as `measures`, without re-evaluating CASEs per window).
     row_inputs: list[pl.Expr] = field(default_factory=list)
     fast_measures: list[pl.Expr] = field(default_factory=list)
-    # count(DISTINCT x) measures of windowed rules: measure name → row input column,
-    # counted by `_rolling_distinct` rather than per window (see there why).
+    # count(DISTINCT x) measures of windowed rules: measure name → row input column;
+    # for busy accounts they are counted by `_rolling_distinct` (see there why).
     distinct_inputs: dict[str, str] = field(default_factory=dict)
 
 
@@ -131,8 +134,6 @@ def compile_rule(rule: Rule, overrides: dict[str, Any] | None = None) -> Compile
         compiled.row_inputs.append(sql_to_expr(inner, values, field_name, seq).alias(column))
         if rule.window and func == "count" and distinct:
             compiled.distinct_inputs[name] = column
-            compiled.fast_measures.append(pl.col(_DISTINCT + name).last().alias(name))
-            continue
         compiled.fast_measures.append(
             sql_to_expr(f"{func}({distinct}{column})", {}, field_name).alias(name)
         )
@@ -248,24 +249,37 @@ def _account_query(
         rows = rows.with_columns(compiled.row_inputs)
     if rule.window and not presorted:
         rows = rows.sort(key, S.TIMESTAMP)
-    if rule.window:
-        window = parse_window(rule.window)
-        for name, column in compiled.distinct_inputs.items():
-            rows = _rolling_distinct(rows, key, column, window, _DISTINCT + name)
-    aggs = [
-        *compiled.fast_measures,
-        ts.min().alias(_LO),
-        ts.max().alias(_HI),
-        start,
-        ts.max().alias(_END),
-    ]
+    bounds = [ts.min().alias(_LO), ts.max().alias(_HI), start, ts.max().alias(_END)]
+    aggs = [*compiled.fast_measures, *bounds]
     if rule.window:
         period = polars_duration(rule.window)
-        windows = (
-            rows.rolling(index_column=S.TIMESTAMP, period=period, group_by=key)
-            .agg(aggs)
-            .drop(S.TIMESTAMP)
-        )
+
+        def rolling(frame: pl.LazyFrame, measures: list[pl.Expr]) -> pl.LazyFrame:
+            return (
+                frame.rolling(index_column=S.TIMESTAMP, period=period, group_by=key)
+                .agg(measures)
+                .drop(S.TIMESTAMP)
+            )
+
+        if compiled.distinct_inputs:
+            # Counting distinct values window by window is fast for ordinary accounts
+            # and explodes for busy ones (merchants, acquirers): split them.
+            busy = pl.len().over(key) > BUSY_ACCOUNT_ROWS
+            busy_rows = rows.filter(busy)
+            window = parse_window(rule.window)
+            for name, column in compiled.distinct_inputs.items():
+                busy_rows = _rolling_distinct(busy_rows, key, column, window, _DISTINCT + name)
+            busy_aggs = [
+                pl.col(_DISTINCT + m.meta.output_name()).last().alias(m.meta.output_name())
+                if m.meta.output_name() in compiled.distinct_inputs
+                else m
+                for m in compiled.fast_measures
+            ]
+            windows = pl.concat(
+                [rolling(rows.filter(~busy), aggs), rolling(busy_rows, [*busy_aggs, *bounds])]
+            )
+        else:
+            windows = rolling(rows, aggs)
     else:
         windows = rows.group_by(key).agg(aggs)
     first_measure = next(iter(compiled.measures))
