@@ -23,6 +23,8 @@ MEMBERS = "members"
 ROLES = "roles"
 TOTAL = "total"
 MEMBER_SCORES = "member_scores"  # optional: one score per member instead of the instance's
+_FROM_KEY = "_from_key"
+_TO_KEY = "_to_key"
 
 _SEVERITY_CUTS = ((0.8, "critical"), (0.6, "high"), (0.4, "medium"))
 
@@ -136,7 +138,10 @@ def mark_one_off(
     left in they make every payee look like the hub of a fan-in.
     """
     few = pl.col(PAIR_N) <= max_pair_txns
-    few_edges = edges.filter(few)
+    # Materialise once: the pair counts are a window over every transfer, and
+    # each of the four queries below would otherwise recompute them.
+    edges = edges.collect().lazy()
+    few_edges = edges.filter(few).select(S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP).collect().lazy()
 
     def clockwork(account: str) -> pl.Series:
         # Count first: only the few accounts with enough one-off transfers need
@@ -179,18 +184,26 @@ def temporal_prune(
     joins only, so the costly path search sees just what survives.
     """
     ts = S.TIMESTAMP
+    columns = edges.columns
+    # Join on 64-bit hashes of the ids: several times cheaper than strings, and
+    # a (vanishingly rare) collision only keeps an edge that the exact path
+    # search afterwards rejects, never drops one.
+    edges = edges.with_columns(
+        pl.col(S.FROM_ACCOUNT).hash(seed=3).alias(_FROM_KEY),
+        pl.col(S.TO_ACCOUNT).hash(seed=3).alias(_TO_KEY),
+    )
     for _ in range(rounds):
         if edges.height == 0:
-            return edges
+            break
         before = edges.height
         edges = edges.sort(ts)
-        outs = edges.select(pl.col(S.FROM_ACCOUNT).alias(HUB), pl.col(ts).alias("_o"))
-        ins = edges.select(pl.col(S.TO_ACCOUNT).alias(HUB), pl.col(ts).alias("_i"))
-        probes = [("_o", outs, S.TO_ACCOUNT, "forward"), ("_i", ins, S.FROM_ACCOUNT, "backward")]
+        outs = edges.select(pl.col(_FROM_KEY).alias(HUB), pl.col(ts).alias("_o"))
+        ins = edges.select(pl.col(_TO_KEY).alias(HUB), pl.col(ts).alias("_i"))
+        probes = [("_o", outs, _TO_KEY, "forward"), ("_i", ins, _FROM_KEY, "backward")]
         if loop:
             probes += [
-                ("_o", outs, S.TO_ACCOUNT, "backward"),
-                ("_i", ins, S.FROM_ACCOUNT, "forward"),
+                ("_o", outs, _TO_KEY, "backward"),
+                ("_i", ins, _FROM_KEY, "forward"),
             ]
         marked = edges
         for i, (col, other, key, strategy) in enumerate(probes):
@@ -210,7 +223,7 @@ def temporal_prune(
         edges = marked.filter(keep).select(edges.columns)
         if edges.height == before:
             break
-    return edges
+    return edges.select(columns)
 
 
 def to_evidence(instances: pl.DataFrame, code: str, prefix: str) -> pl.DataFrame:
