@@ -119,10 +119,12 @@ def run_scan(
         rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
         ruleset = load_rules(rules_dir)
         for problem in ruleset.problems:
-            notices.append(f"rule file skipped: {problem.path}: {problem.field}: {problem.message}")
+            notices.append(f"rule file skipped: {problem}")
         rule_run = run_rules(detect, ruleset, params, accounts=kyc)
         for code, missing in rule_run.skipped:
             notices.append(f"rule {code} skipped: the input has no {', '.join(missing)}")
+        for code, message in rule_run.errors:
+            notices.append(f"rule {code} did not run: {message}")
 
     with stage("patterns"):
         patterns = detect_patterns(detect, kyc, pattern_settings)
@@ -175,6 +177,7 @@ def run_scan(
                 {"path": str(p.path), "field": p.field, "message": p.message}
                 for p in ruleset.problems
             ],
+            "errors": [{"code": c, "message": m} for c, m in rule_run.errors],
             "hits": dict(sorted(rule_run.hits.items())),
         },
         "params": {
