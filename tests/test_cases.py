@@ -120,3 +120,16 @@ def test_large_linked_groups_are_split_into_communities():
     split, _ = build_cases(alerts, evidence, txns, accounts, {"max_case_accounts": 8})
     groups = sorted(sorted(a["account_id"] for a in c["accounts"]) for c in split)
     assert groups == [sorted(group_a), sorted(group_b)]
+
+
+def test_faint_evidence_links_nothing():
+    txns = _txns([("t1", "A", "B", 100.0, T0)])
+    faint = {S.EV_SCORE: 0.2}
+    rows = [
+        _ev("A", "R-1"), _ev("A", "R-2"),
+        _ev("B", "R-1"), _ev("B", "R-2"),
+        _ev("A", "fan_in", ["t1"], instance="fan:1", detector="pattern") | faint,
+        _ev("B", "fan_in", ["t1"], instance="fan:1", detector="pattern") | faint,
+    ]
+    cases, _ = _scan(rows, txns)
+    assert sorted(c["n_accounts"] for c in cases) == [1, 1]

@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     # seeded), so one busy hub cannot pull hundreds of accounts into a case
     # nobody can read.
     "max_case_accounts": 50,
+    # Evidence weaker than this links nothing: a faint spoke of a fan should not
+    # pull its hub's whole case into its own.
+    "link_min_score": 0.5,
 }
 
 
@@ -59,8 +62,9 @@ def build_cases(
     )
     graph = nx.Graph()
     graph.add_nodes_from(alerted[S.SC_ACCOUNT].to_list())
-    graph.add_edges_from(_instance_links(member_evidence))
-    graph.add_edges_from(_supporting_flow_links(member_evidence, transactions, alerted))
+    linking = member_evidence.filter(pl.col(S.EV_SCORE) >= settings["link_min_score"])
+    graph.add_edges_from(_instance_links(linking))
+    graph.add_edges_from(_supporting_flow_links(linking, transactions, alerted))
     shared = _shared_identifiers(accounts, alerted)
     for item in shared:
         members = item["accounts"]
