@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -353,3 +354,20 @@ def test_coordinated_spokes_outweigh_a_busy_accounts_ordinary_payers():
     assert min(ring_spokes) / score["HUB"] >= max(trade_spokes) / score["SHOP"] + 0.05
     hub_reason = fan.filter(pl.col(S.EV_ACCOUNT) == "HUB")[S.EV_REASON][0]
     assert "similar amounts around the same time: 8" in hub_reason
+
+
+def test_ordinary_payers_of_busy_accounts_are_not_reported_where_most_accounts_are_such():
+    hours = [0, 3, 11, 14, 30, 31, 52, 70]
+    ring = [(f"P{i}", "HUB", 2500 + 40 * i, h) for i, h in enumerate(hours)]
+    # forty customers, each paying one of four shops once, at any time over five
+    # months, amounts far apart (whatever each one owes)
+    rng = random.Random(3)
+    trade = [
+        (f"C{i}", f"SHOP{i % 4}", 50 * 1.7 ** ((i // 4) % 8), rng.uniform(0, 24 * 150))
+        for i in range(40)
+    ]
+    ev = detect_patterns(frame(background() + ring + trade)).evidence
+    fan_in = members(ev, "fan_in")
+    assert {"HUB", "SHOP0", "SHOP1", "SHOP2", "SHOP3"} <= fan_in
+    assert {f"P{i}" for i in range(8)} <= fan_in
+    assert not {f"C{i}" for i in range(40)} & fan_in

@@ -61,14 +61,19 @@ DEFAULTS: dict[str, Any] = {
     # where everybody pays new people all the time, only outliers are fans.
     "fan_population_multiple": 3.0,
     "fan_window": "180d",
-    # Spokes of a fan carry full evidence when at least fan_spoke_min_cluster of
-    # the fan's counterparties (themselves included) paid a similar amount
-    # (within fan_cluster_amount_ratio, one to two steps either way) around the
-    # same time (within one to two fan_cluster_window): coordinated senders.
-    # Other spokes are weighed down when being one is common: their weight is
-    # fan_loose_spoke_share / (share of the accounts on the spokes' side that are
-    # such spokes), at most 1.
+    # Spokes of a fan carry full evidence when at least fan_spoke_min_cluster,
+    # and at least fan_cluster_min_share, of the fan's counterparties (themselves
+    # included) paid a similar amount (within fan_cluster_amount_ratio, one to
+    # two steps either way) around the same time (within one to two
+    # fan_cluster_window): coordinated senders. Other spokes are weighed down
+    # where being one is common: weight (fan_loose_spoke_share / share of the
+    # accounts on the spokes' side that are such spokes) squared, at most 1, and
+    # under 0.25 they are not reported. (fan_cluster_min_share 0.5 reports far
+    # fewer spokes, 614 instead of 2,439 fan_in accounts on sample_data, but the
+    # benign hubs left then weigh more in scoring and average precision drops
+    # from 0.46 to 0.42 on a 5,000-account generated set.)
     "fan_spoke_min_cluster": 4,
+    "fan_cluster_min_share": 0.0,
     "fan_cluster_window": "7d",
     "fan_cluster_amount_ratio": 1.25,
     "fan_loose_spoke_share": 0.15,
@@ -183,6 +188,7 @@ def detect_patterns(
                 cluster_window=parse_window(cfg["fan_cluster_window"], "fan_cluster_window"),
                 cluster_amount_ratio=float(cfg["fan_cluster_amount_ratio"]),
                 spoke_min_cluster=int(cfg["fan_spoke_min_cluster"]),
+                cluster_min_share=float(cfg["fan_cluster_min_share"]),
                 loose_spoke_share=float(cfg["fan_loose_spoke_share"]),
                 side_counts=side_counts,
             )

@@ -47,6 +47,7 @@ def detect_fan(
     cluster_window: timedelta = timedelta(days=7),
     cluster_amount_ratio: float = 1.25,
     spoke_min_cluster: int = 4,
+    cluster_min_share: float = 0.0,
     loose_spoke_share: float = 0.15,
     side_counts: dict[str, int] | None = None,
 ) -> pl.DataFrame:
@@ -162,37 +163,42 @@ def detect_fan(
     degree_term = 1 - 0.5 ** (pl.col(N) / min_counterparties)
     focus = pl.col(N) / pl.max_horizontal(pl.col(DEG_ALL), pl.col(N))
     tight = 1 - (span_days / window_days).clip(0, 1)
-    cluster = pl.col(KINS).list.max() + 1
-    coordinated = (cluster / min_counterparties).clip(0, 1)
     # A fan alone has many innocent explanations (a marketplace seller, a
     # payout platform), so it tops out below the layered structures.
-    score = 0.25 + 0.5 * (0.5 * degree_term + 0.3 * focus + 0.2 * tight) + 0.0 * coordinated
-    # Spokes: only those inside a cluster of at least spoke_min_cluster look-alike
-    # transfers carry evidence (a busy account's ordinary customers are not
-    # members of anything), scored by the size of their cluster; in a very
-    # large cluster each single spoke is less likely to be in on it.
-    # Spokes outside any such cluster are weaker evidence the more common it is
-    # to be one: where most accounts pay some busy account now and then (a
-    # realistic retail population), being one of its payers says next to nothing.
+    score = 0.25 + 0.5 * (0.5 * degree_term + 0.3 * focus + 0.2 * tight)
+    # Spokes in a coordinated cluster (at least spoke_min_cluster of them, and
+    # at least cluster_min_share of the fan, paying a similar amount around the
+    # same time) carry full evidence. The others are weaker evidence the more
+    # common it is to be one: where most accounts pay some busy account now and
+    # then (a realistic retail population), being one of its payers says little.
+    need = pl.max_horizontal(
+        pl.lit(spoke_min_cluster), (pl.col(N) * cluster_min_share).ceil().cast(pl.Int64)
+    )
+    out = out.with_columns(
+        score.alias(S.EV_SCORE),
+        (pl.col(KINS).list.max() + 1).alias("_cluster"),
+        (pl.col(KINS) + 1 - need).alias("_margin"),
+    )
     loose = (
         out.select(
-            pl.col(MEMBERS).list.gather(
-                pl.col(KINS).list.eval((pl.element() + 1 < spoke_min_cluster).arg_true())
-            )
+            pl.col(MEMBERS).list.gather(pl.col("_margin").list.eval((pl.element() < 0).arg_true()))
         )
         .explode(MEMBERS)
         .drop_nulls()
         .n_unique()
     )
-    loose_spoke_weight = min(1.0, loose_spoke_share / max(loose / max(spoke_side, 1), 1e-9))
-    clustered = (pl.element() + 1 >= spoke_min_cluster).cast(pl.Float64)
+    loose_spoke_weight = min(1.0, loose_spoke_share / max(loose / max(spoke_side, 1), 1e-9)) ** 2
+    # ... and where it is twice as common as that (weight under a quarter) they
+    # are not reported at all: thousands of "paid a busy account once" rows
+    # would bury the evidence an analyst needs.
+    if loose_spoke_weight < 0.25:
+        loose_spoke_weight = 0.0
+    clustered = (pl.element() >= 0).cast(pl.Float64)
     strength = clustered + (1 - clustered) * pl.lit(loose_spoke_weight)
-    keep = pl.col(KINS).list.eval((strength > 0).arg_true())
+    keep = pl.col("_margin").list.eval((strength > 0).arg_true())
     out = out.with_columns(
-        score.alias(S.EV_SCORE),
-        cluster.alias("_cluster"),
         pl.col(MEMBERS).list.gather(keep).alias("_spokes"),
-        pl.col(KINS).list.gather(keep).list.eval(strength).alias("_spoke_strength"),
+        pl.col("_margin").list.gather(keep).list.eval(strength).alias("_spoke_strength"),
     )
     spoke_share = (2 * min_counterparties / pl.col(N)).clip(0, 1).sqrt()
     spoke_scores = pl.col("_spoke_strength") * (pl.col(S.EV_SCORE) * 0.85 * spoke_share)
