@@ -19,27 +19,15 @@ import pytest
 from moneytrail import schema as S
 from moneytrail.ingest import ingest
 from moneytrail.rules import load_rules, run_rules
-from moneytrail.synth import generate
+from moneytrail.synth import TRAFFICKING_TYPOLOGIES, generate
 
 # Small enough to stay well under a minute, large enough that 1 % is ~18 accounts.
 N_ACCOUNTS = 2000
 DAYS = 90
 SEED = 11
 
-# The typologies that stand for trafficking and child sexual exploitation proper;
-# the generic graph typologies (fan_in, cycle, stack, ...) are the graph
-# detectors' job and are reported, not required, here.
-TRAFFICKING_TYPOLOGIES = (
-    "funnel",
-    "escort_ads_lodging",
-    "collector",
-    "front_business",
-    "structuring",
-    "rapid_pass_through",
-    "controller_victims",
-    "ocse_buyer",
-    "sextortion_collector",
-)
+# TRAFFICKING_TYPOLOGIES must each be hit by a rule; the generic graph
+# typologies (fan_in, cycle, stack, ...) are the graph detectors' job.
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,8 @@ from moneytrail.synth.population import (
 )
 from moneytrail.synth.typologies import PLANTERS, Planter
 
-TYPOLOGIES: tuple[str, ...] = (
+# Typologies of trafficking and child sexual exploitation proper ...
+TRAFFICKING_TYPOLOGIES: tuple[str, ...] = (
     "funnel",
     "escort_ads_lodging",
     "collector",
@@ -38,6 +39,9 @@ TYPOLOGIES: tuple[str, ...] = (
     "controller_victims",
     "ocse_buyer",
     "sextortion_collector",
+)
+# ... and the generic laundering shapes of AMLSim and AMLworld.
+GRAPH_TYPOLOGIES: tuple[str, ...] = (
     "fan_in",
     "fan_out",
     "cycle",
@@ -46,6 +50,7 @@ TYPOLOGIES: tuple[str, ...] = (
     "bipartite",
     "stack",
 )
+TYPOLOGIES: tuple[str, ...] = TRAFFICKING_TYPOLOGIES + GRAPH_TYPOLOGIES
 FORMATS = ("csv", "parquet")
 DEFAULT_START = date(2025, 1, 1)
 MIN_ACCOUNTS = 500
@@ -57,8 +62,16 @@ LABELS_FILE = "labels.csv"
 LABEL_TRANSACTIONS_FILE = "label_transactions.csv"
 LOOKALIKES_FILE = "lookalikes.csv"
 
-__all__ = ["FORMATS", "LOOKALIKE_GROUPS", "TYPOLOGIES", "GenerateResult", "generate",
-           "parse_typologies"]
+__all__ = [
+    "FORMATS",
+    "GRAPH_TYPOLOGIES",
+    "LOOKALIKE_GROUPS",
+    "TRAFFICKING_TYPOLOGIES",
+    "TYPOLOGIES",
+    "GenerateResult",
+    "generate",
+    "parse_typologies",
+]
 
 
 @dataclass(frozen=True)
