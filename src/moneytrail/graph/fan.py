@@ -165,7 +165,9 @@ def detect_fan(
     tight = 1 - (span_days / window_days).clip(0, 1)
     # A fan alone has many innocent explanations (a marketplace seller, a
     # payout platform), so it tops out below the layered structures.
-    score = 0.25 + 0.5 * (0.5 * degree_term + 0.3 * focus + 0.2 * tight)
+    cluster = pl.col(KINS).list.max() + 1
+    coordinated = (cluster / min_counterparties).clip(0, 1) * (cluster / pl.col(N)).clip(0, 1)
+    score = 0.25 + 0.5 * (0.5 * degree_term + 0.3 * focus + 0.2 * tight) + 0.15 * coordinated
     # Spokes in a coordinated cluster (at least spoke_min_cluster of them, and
     # at least cluster_min_share of the fan, paying a similar amount around the
     # same time) carry full evidence. The others are weaker evidence the more
@@ -176,7 +178,7 @@ def detect_fan(
     )
     out = out.with_columns(
         score.alias(S.EV_SCORE),
-        (pl.col(KINS).list.max() + 1).alias("_cluster"),
+        cluster.alias("_cluster"),
         (pl.col(KINS) + 1 - need).alias("_margin"),
     )
     loose = (
