@@ -371,3 +371,13 @@ def test_ordinary_payers_of_busy_accounts_are_not_reported_where_most_accounts_a
     assert {"HUB", "SHOP0", "SHOP1", "SHOP2", "SHOP3"} <= fan_in
     assert {f"P{i}" for i in range(8)} <= fan_in
     assert not {f"C{i}" for i in range(40)} & fan_in
+
+
+def test_two_hop_rapid_forward_is_a_chain_and_a_slow_one_is_not():
+    # AMLworld's STACK blocks: money received and sent straight on once
+    quick = [("S0", "S1", 4155, 0), ("S1", "S2", 4100, 12)]
+    chain = members(detect_patterns(frame(background() + quick)).evidence, "pass_through_chain")
+    assert chain == {"S0", "S1", "S2"}
+    slow = [("S0", "S1", 4155, 0), ("S1", "S2", 4100, 24 * 9)]
+    ev = detect_patterns(frame(background() + slow)).evidence
+    assert "pass_through_chain" not in set(ev[S.EV_CODE])
