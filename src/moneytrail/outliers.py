@@ -15,6 +15,7 @@ for that feature.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -199,40 +200,48 @@ def _budget(cfg: dict, n: int) -> int:
 
 def _matrix(features: pl.DataFrame, exclude) -> tuple[np.ndarray, list[str]]:
     """Numeric feature columns that vary, as a float matrix (nulls kept as NaN)."""
-    names = []
-    for name, dtype in features.schema.items():
-        if name == S.ACCOUNT_ID or name in exclude or not dtype.is_numeric():
-            continue
-        col = features.get_column(name).cast(pl.Float64)
-        finite = col.filter(col.is_finite())
-        if finite.len() and finite.n_unique() > 1:
-            names.append(name)
-    if not names:
+    numeric = [
+        name
+        for name, dtype in features.schema.items()
+        if name != S.ACCOUNT_ID and name not in exclude and dtype.is_numeric()
+    ]
+    if not numeric:
         return np.empty((features.height, 0)), []
     raw = (
-        features.select(pl.col(names).cast(pl.Float64))
+        features.select(pl.col(numeric).cast(pl.Float64))
         .with_columns(pl.all().fill_nan(None))
         .to_numpy()
         .astype(np.float64)
     )
     raw[~np.isfinite(raw)] = np.nan
-    return raw, names
+    # a column varies when its finite values are not all equal
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        varies = np.nanmin(raw, axis=0) < np.nanmax(raw, axis=0)
+    if not varies.any():
+        return np.empty((features.height, 0)), []
+    names = [name for name, keep in zip(numeric, varies, strict=True) if keep]
+    return np.ascontiguousarray(raw[:, varies]), names
 
 
 def _scale(raw: np.ndarray, names: list[str]) -> np.ndarray:
     """log1p on heavy-tailed non-negative columns, then median/IQR scaling; NaN → median."""
-    X = raw.copy()
-    for j in range(X.shape[1]):
-        col = X[:, j]
+    X = np.empty_like(raw)
+    for j in range(raw.shape[1]):
+        col = raw[:, j]
         finite = col[np.isfinite(col)]
         # counts, sums and durations: non-negative and reaching beyond shares' 0..1
         if finite.size and finite.min() >= 0 and finite.max() > 1:
             col = np.log1p(col)
-        med = np.nanmedian(col)
-        q75, q25 = np.nanpercentile(col, [75, 25])
-        spread = q75 - q25
-        if not spread > 0:
-            spread = np.nanstd(col)
+            finite = np.log1p(finite)
+        if finite.size:
+            # one partial sort gives the median and both quartiles
+            med, q75, q25 = np.percentile(finite, [50, 75, 25])
+            spread = q75 - q25
+            if not spread > 0:
+                spread = np.std(finite)
+        else:
+            med, spread = np.nan, np.nan
         if not spread > 0:
             spread = 1.0
         col = (col - med) / spread
@@ -242,49 +251,46 @@ def _scale(raw: np.ndarray, names: list[str]) -> np.ndarray:
 
 
 def _run_model(model, X, fit_idx, members, cfg, shared):
-    """Fit one pyod model on X[fit_idx]; return (scores of the fit set, scores of members)."""
-    seed = int(cfg["seed"])
-    if model == "ecod":
-        from pyod.models.ecod import ECOD
+    """Fit one model on X[fit_idx]; return (scores of the fit set, scores of members).
 
-        det = ECOD()
-    elif model == "copod":
-        from pyod.models.copod import COPOD
-
-        det = COPOD()
-    elif model == "hbos":
+    pyod is not imported: its import alone costs about 1.5 s per process.
+    ECOD and COPOD are computed here from the same tail probabilities (equal
+    to pyod's scores to 1e-14), IsolationForest is scikit-learn's (pyod's
+    IForest wraps it; its scores differ by a constant that standardisation removes).
+    """
+    train = X[fit_idx]
+    same = fit_idx.size == members.size and np.array_equal(fit_idx, members)
+    if model == "hbos":
         # pyod's HBOS compiles with numba in every new process (seconds of CPU
         # per scan); _hbos computes the same static-bin scores with numpy.
         bins = int(cfg["hbos_bins"])
-        train = X[fit_idx]
-        return _hbos(train, train, bins), _hbos(train, X[members], bins)
-    else:
-        from pyod.models.iforest import IForest
-
-        det = IForest(n_estimators=int(cfg["iforest_trees"]), random_state=seed)
-    train = X[fit_idx]
-    same = fit_idx.size == members.size and np.array_equal(fit_idx, members)
-    if model in ("ecod", "copod") and not same:
+        fitted = _hbos(train, train, bins)
+        return fitted, fitted if same else _hbos(train, X[members], bins)
+    if model in ("ecod", "copod"):
         # pyod's ECOD/COPOD re-rank the fit set together with each new batch; the
         # same scores against our own sorted fit set need far less memory.
         if "scored" not in shared:
-            shared["scored"] = _ecdf_model_scores(train, X[members])
+            shared["scored"] = _ecdf_model_scores(train, train if same else X[members])
             inside = np.searchsorted(members, fit_idx)
             inside = np.minimum(inside, members.size - 1)
-            if np.array_equal(members[inside], fit_idx):
+            if same or np.array_equal(members[inside], fit_idx):
                 # the fit set is among the members: its scores are already there
                 shared["fitted"] = {m: v[inside] for m, v in shared["scored"].items()}
             else:
                 shared["fitted"] = _ecdf_model_scores(train, train)
         return shared["fitted"][model], shared["scored"][model]
+    from sklearn.ensemble import IsolationForest
+
+    det = IsolationForest(n_estimators=int(cfg["iforest_trees"]), random_state=int(cfg["seed"]))
     det.fit(train)
-    fitted = np.asarray(det.decision_scores_, dtype=np.float64)
+    # score_samples is high for normal rows: negate so outliers score high
+    fitted = -det.score_samples(train)
     if same:
         return fitted, fitted
     scored = np.empty(members.size)
     for start in range(0, members.size, 100_000):
         stop = start + 100_000
-        scored[start:stop] = det.decision_function(X[members[start:stop]])
+        scored[start:stop] = -det.score_samples(X[members[start:stop]])
     return fitted, scored
 
 
