@@ -22,7 +22,7 @@ from moneytrail import schema as S
 from moneytrail.evidence import concat_evidence, empty_evidence
 from moneytrail.graph._common import mark_one_off, parse_window, prepare_edges, to_evidence
 from moneytrail.graph.cycles import detect_cycles
-from moneytrail.graph.fan import account_side_counts, detect_fan
+from moneytrail.graph.fan import account_side_counts, detect_fan, one_off_pair_firsts
 from moneytrail.graph.flow import detect_chains, detect_funnels
 from moneytrail.graph.identifiers import detect_shared_identifiers
 from moneytrail.graph.layered import (
@@ -176,7 +176,9 @@ def detect_patterns(
     def add(code: str, instances: pl.DataFrame) -> None:
         frames.append(to_evidence(instances, code, f"{code}-"))
 
-    side_counts = account_side_counts(edges) if enabled & {"fan_in", "fan_out"} else None
+    fans = enabled & {"fan_in", "fan_out"}
+    side_counts = account_side_counts(edges) if fans else None
+    pair_firsts = one_off_pair_firsts(edges) if fans else None
     for code, direction in (("fan_in", "in"), ("fan_out", "out")):
         if code in enabled:
             inst = detect_fan(
@@ -194,6 +196,7 @@ def detect_patterns(
                 cluster_min_share=float(cfg["fan_cluster_min_share"]),
                 loose_spoke_share=float(cfg["fan_loose_spoke_share"]),
                 side_counts=side_counts,
+                pair_firsts=pair_firsts,
             )
             add(code, inst.drop("hub", strict=False))
     if "cycle" in enabled:

@@ -50,6 +50,7 @@ def detect_fan(
     cluster_min_share: float = 0.0,
     loose_spoke_share: float = 0.15,
     side_counts: dict[str, int] | None = None,
+    pair_firsts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Instances of fan-in (``direction="in"``) or fan-out (``"out"``), one per hub.
 
@@ -69,7 +70,11 @@ def detect_fan(
         S.AMOUNT,
         S.TXN_ID,
     )
-    firsts = sparse.group_by(HUB, SPOKE).agg(pl.col(S.TIMESTAMP).min().alias(FIRST_TS)).collect()
+    if pair_firsts is None:
+        pair_firsts = one_off_pair_firsts(edges)
+    firsts = pair_firsts.select(
+        pl.col(hub_col).alias(HUB), pl.col(spoke_col).alias(SPOKE), FIRST_TS
+    )
     # New counterparties per hub per calendar bucket of the window's length.
     bucket = pl.col(FIRST_TS).dt.epoch("s") // max(1, int(window.total_seconds()))
     per_bucket = firsts.group_by(HUB, bucket.alias("_b")).agg(pl.len().alias(N))
@@ -242,6 +247,17 @@ def detect_fan(
         ).alias(S.EV_REASON),
     )
     return out
+
+
+def one_off_pair_firsts(edges: pl.LazyFrame) -> pl.DataFrame:
+    """First one-off transfer of each (sender, receiver) pair: FIRST_TS. Both fan
+    directions read the same table, so it is computed once."""
+    return (
+        edges.filter(pl.col(ONE_OFF))
+        .group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT)
+        .agg(pl.col(S.TIMESTAMP).min().alias(FIRST_TS))
+        .collect()
+    )
 
 
 def account_side_counts(edges: pl.LazyFrame) -> dict[str, int]:

@@ -134,8 +134,9 @@ def detect_gather_scatter(
     min_total: float,
 ) -> pl.DataFrame:
     """A hub with ≥ m one-off payers and ≥ m one-off payees in one window, paying after."""
-    ins = sparse.group_by(S.TO_ACCOUNT, S.FROM_ACCOUNT).agg(pl.col(S.TIMESTAMP).min())
-    outs = sparse.group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT).agg(pl.col(S.TIMESTAMP).min())
+    # first transfer of each pair: one group-by serves both sides of the hub
+    first_ts = pl.col(S.TIMESTAMP).min()
+    ins = outs = sparse.group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT).agg(first_ts).collect().lazy()
     events = pl.concat(
         [
             ins.select(
