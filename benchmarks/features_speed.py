@@ -5,6 +5,7 @@
     python benchmarks/features_speed.py --amlsim ../shared/data/amlsim_small
     python benchmarks/features_speed.py --generated DIR     # moneytrail generate -o DIR
     python benchmarks/features_speed.py --amlsim-2019 DIR   # amlsim_upstream_20k/20K_cycle200
+    python benchmarks/features_speed.py --compare OLD.parquet NEW.parquet  # same features?
 
 Speed: makes its own transactions with numpy (heavy-tailed account activity,
 a year of timestamps with a time of day, channels, MCCs, cities, countries),
@@ -303,6 +304,32 @@ def amlsim_2019(directory: str, constant_amount: bool) -> None:
     )
 
 
+def compare(old_path: str, new_path: str, tolerance: float = 1e-9) -> bool:
+    """Two feature frames (e.g. ``--stage features`` output of two versions on one
+    file) hold the same accounts, columns in the same order, the same nulls and
+    values equal to ``tolerance`` (relative, absolute below 1)."""
+    old, new = pl.read_parquet(old_path), pl.read_parquet(new_path)
+    same = old.columns == new.columns and old.height == new.height
+    print(f"same columns in order: {old.columns == new.columns}; rows {old.height}, {new.height}")
+    if not same or not old.get_column(S.ACCOUNT_ID).equals(new.get_column(S.ACCOUNT_ID)):
+        print("accounts or columns differ")
+        return False
+    worst = 0.0
+    for name in old.columns[1:]:
+        a = old.get_column(name).cast(pl.Float64).to_numpy()
+        b = new.get_column(name).cast(pl.Float64).to_numpy()
+        nulls = int((np.isnan(a) != np.isnan(b)).sum())
+        both = ~np.isnan(a) & ~np.isnan(b)
+        rel = np.abs(a[both] - b[both]) / np.maximum(1.0, np.abs(a[both]))
+        largest = float(rel.max()) if rel.size else 0.0
+        worst = max(worst, largest)
+        if nulls or largest > tolerance:
+            same = False
+            print(f"  {name}: {nulls} null mismatches, largest difference {largest:.3g}")
+    print(f"largest relative difference {worst:.3g}: {'same' if same else 'DIFFERENT'}")
+    return same
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -313,11 +340,14 @@ def main() -> None:
     ap.add_argument("--generated", help="a `moneytrail generate` output folder")
     ap.add_argument("--amlsim-2019", help="an old-format AMLSim folder (nodes.csv)")
     ap.add_argument("--constant-amount", action="store_true", help="with --amlsim-2019")
+    ap.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="two features files")
     ap.add_argument("--stage", help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.stage:
         print(json.dumps(run_stage(args.stage, args.path)))
+    elif args.compare:
+        sys.exit(0 if compare(*args.compare) else 1)
     elif args.amlsim:
         amlsim(args.amlsim)
     elif args.amlsim_2019:

@@ -275,3 +275,22 @@ def test_many_accounts_do_not_mix_in_running_sums():
     assert got.height == 50
     assert got["flow_through_24h"].to_list() == pytest.approx([0.5] * 50)
     assert got["holding_hours"].null_count() == 50
+
+
+def test_one_sided_accounts_flow_through_and_stable_column_order():
+    # X only receives (from a sender and via a merchant-free transfer), A only sends
+    fr = account_features(
+        txns([("A", "X", 100, 0), ("B", "X", 50, 30), ("B", "Z", 0, 31), ("Z", "B", 10, 40)])
+    )
+    x = row(fr, "X")
+    assert x["flow_through_24h"] == 0.0 and x["flow_through_72h"] == 0.0  # kept it all
+    assert x["holding_hours"] is None  # never sent on
+    assert row(fr, "A")["flow_through_24h"] is None  # received nothing
+    z = row(fr, "Z")  # received only a zero amount, then sent: nothing to pass on
+    assert z["flow_through_24h"] is None
+    assert x["active_days"] == 2 and x["active_span_days"] == pytest.approx(30 / 24)
+    cols = fr.frame.columns
+    # timing features sit between the amount shape and the cash shares, as always
+    assert cols.index("amount_cv") + 1 == cols.index("active_days")
+    assert cols.index("burstiness") + 1 == cols.index("cash_in_share")
+    assert cols[0] == S.ACCOUNT_ID

@@ -44,7 +44,7 @@ DEFAULTS: dict = {
     "severity_medium": 0.4,
     "seed": 42,
     # above this many accounts, models are fitted on a seeded sample and score all
-    "fit_sample": 200_000,
+    "fit_sample": 50_000,
     "iforest_trees": 200,
     "hbos_bins": 20,
     # features the models must not see (names from features.FeatureResult)
