@@ -373,11 +373,13 @@ def test_ordinary_payers_of_busy_accounts_are_not_reported_where_most_accounts_a
     assert not {f"C{i}" for i in range(40)} & fan_in
 
 
-def test_two_hop_rapid_forward_is_a_chain_and_a_slow_one_is_not():
+def test_two_hop_rapid_forward_is_a_chain_when_two_hops_are_enough():
     # AMLworld's STACK blocks: money received and sent straight on once
     quick = [("S0", "S1", 4155, 0), ("S1", "S2", 4100, 12)]
-    chain = members(detect_patterns(frame(background() + quick)).evidence, "pass_through_chain")
-    assert chain == {"S0", "S1", "S2"}
+    assert "pass_through_chain" not in set(detect_patterns(frame(quick)).evidence[S.EV_CODE])
+    two = {**DEFAULTS, "chain_min_hops": 2}
+    ev = detect_patterns(frame(background() + quick), settings=two).evidence
+    assert members(ev, "pass_through_chain") == {"S0", "S1", "S2"}
     slow = [("S0", "S1", 4155, 0), ("S1", "S2", 4100, 24 * 9)]
-    ev = detect_patterns(frame(background() + slow)).evidence
+    ev = detect_patterns(frame(background() + slow), settings=two).evidence
     assert "pass_through_chain" not in set(ev[S.EV_CODE])
