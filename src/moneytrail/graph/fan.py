@@ -5,6 +5,12 @@ no standing relationship with is the collector of a fan-in (victims' earnings,
 buyers' payments, mule deposits) or the distributor of a fan-out. Whole-graph
 polars: each counterparty is counted once, at its first one-off transfer with
 the hub, and a rolling window per hub finds the densest stretch.
+
+Being one of many payers of a busy account is ordinary (customers of a landlord,
+a tradesman, a gig worker), so a spoke is scored by what marks it out: being
+part of a coordinated cluster (several spokes paying a similar amount around the
+same time, which also lifts the hub's score), or, outside one, by how rare it is
+in this population to be such a spoke at all.
 """
 
 from __future__ import annotations
