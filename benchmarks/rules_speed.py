@@ -62,6 +62,21 @@ def dataset(rows: int, days: int, seed: int) -> Path:
     return folder
 
 
+def compare_hits(before: pl.DataFrame, after: pl.DataFrame) -> int:
+    """Print per rule the hit accounts only one run found; return how many rules differ."""
+    key = [S.EV_CODE, S.EV_ACCOUNT]
+    lost = before.join(after, on=key, how="anti").group_by(S.EV_CODE).len("lost")
+    new = after.join(before, on=key, how="anti").group_by(S.EV_CODE).len("new")
+    diff = lost.join(new, on=S.EV_CODE, how="full", coalesce=True).fill_null(0).sort(S.EV_CODE)
+    print(
+        f"  hit comparison: {before.height:,} (rule, account) hits before, {after.height:,} now; "
+        f"{diff.height} rule(s) differ"
+    )
+    for code, n_lost, n_new in diff.iter_rows():
+        print(f"    {code:16} lost {n_lost:6}  new {n_new:6}")
+    return diff.height
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=5_000_000)
@@ -69,6 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--rules", type=Path, default=None, help="rules folder (default: catalogue)")
     ap.add_argument("--per-rule", action="store_true", help="also time each rule on its own")
+    ap.add_argument(
+        "--save-hits", type=Path, default=None, help="write each rule's hit accounts (parquet)"
+    )
+    ap.add_argument(
+        "--compare-hits",
+        type=Path,
+        default=None,
+        help="compare each rule's hit accounts with a file written by --save-hits",
+    )
     args = ap.parse_args(argv)
 
     folder = dataset(args.rows, args.days, args.seed)
@@ -98,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     for code, message in result.errors:
         print(f"  error {code}: {message}")
+    hits = result.evidence.select(S.EV_CODE, S.EV_ACCOUNT).unique()
+    if args.save_hits:
+        hits.write_parquet(args.save_hits)
+        print(f"  hit accounts per rule written to {args.save_hits}")
+    if args.compare_hits:
+        compare_hits(pl.read_parquet(args.compare_hits), hits)
 
     if args.per_rule:
         canon = V.canonical(pl.scan_parquet(path))

@@ -21,6 +21,7 @@ from moneytrail.rules import views as V
 from moneytrail.rules.model import Rule, RuleSet
 from moneytrail.rules.sql import (
     fill_reason,
+    having_lower_bounds,
     parse_window,
     polars_duration,
     sequence_columns,
@@ -54,6 +55,7 @@ _DEADLINE = "__deadline"
 _OWN_TS = "__own_ts"
 _ROW_INPUT = "__in_"
 _DISTINCT = "__distinct_"
+_ABLE = "__able"
 
 FIRST_PREFIX = "first_"
 THEN_PREFIX = "then_"
@@ -109,6 +111,9 @@ class CompiledRule:
     # count(DISTINCT x) measures of windowed rules: measure name → row input column;
     # for busy accounts they are counted by `_rolling_distinct` (see there why).
     distinct_inputs: dict[str, str] = field(default_factory=dict)
+    # Per-account conditions over the whole period that every firing window meets
+    # (see `_necessary_conditions`): accounts failing one are dropped before windowing.
+    necessary: list[pl.Expr] = field(default_factory=list)
 
 
 def compile_rule(rule: Rule, overrides: dict[str, Any] | None = None) -> CompiledRule:
@@ -139,6 +144,8 @@ def compile_rule(rule: Rule, overrides: dict[str, Any] | None = None) -> Compile
         )
     if rule.having:
         compiled.having = sql_to_expr(rule.having, values, "having")
+        if rule.window and not seq:
+            compiled.necessary = _necessary_conditions(rule, substitute(rule.having, values))
     if rule.strength:
         compiled.strength = sql_to_expr(rule.strength, values, "strength")
     if rule.sequence is not None:
@@ -157,6 +164,38 @@ def compile_rule(rule: Rule, overrides: dict[str, Any] | None = None) -> Compile
     return compiled
 
 
+def _necessary_conditions(rule: Rule, having: str) -> list[pl.Expr]:
+    """Whole-period bounds of a windowed rule's `measure >= number` terms.
+
+    A window's rows are a subset of the account's rows, so a window's count, distinct
+    count or max is at most the whole period's, and its sum at most the whole period's
+    sum of positive parts. An account whose whole-period bound misses the threshold
+    cannot fire in any window: windowing it is wasted work (most accounts, for rules
+    like "n >= 8 cash deposits in 90 days").
+    """
+    conditions = []
+    for name, op, number in having_lower_bounds(having):
+        text = rule.aggregate.get(name)
+        if text is None:
+            continue
+        column = pl.col(f"{_ROW_INPUT}{name}")
+        split = split_aggregate(text)
+        if text.replace(" ", "").lower() == "count(*)":
+            bound = pl.len()
+        elif split is None:
+            continue
+        elif split[0] == "count":
+            bound = column.drop_nulls().n_unique() if split[1] else column.count()
+        elif split[0] == "sum":
+            bound = column.clip(lower_bound=0).sum()
+        elif split[0] == "max":
+            bound = column.max()
+        else:
+            continue
+        conditions.append(bound >= number if op == ">=" else bound > number)
+    return conditions
+
+
 # --------------------------------------------------------------------------
 # Query building
 # --------------------------------------------------------------------------
@@ -167,12 +206,20 @@ def _strength_expr(compiled: CompiledRule) -> pl.Expr:
 
 
 def rule_query(
-    compiled: CompiledRule, view: pl.LazyFrame, sorted_by_account: bool = False
+    compiled: CompiledRule,
+    view: pl.LazyFrame,
+    sorted_by_account: bool = False,
+    materialize: bool = False,
 ) -> pl.LazyFrame:
     """The lazy query of one rule over its view: one row per subject account that fired.
 
     ``sorted_by_account``: the view is already sorted by (account, timestamp), so a
     windowed rule over it need not sort its rows again.
+    ``materialize``: compute the rule's matching rows now, in memory, and build the rest
+    of the query on them. The windows, the busy-account split, the distinct counts and
+    the supporting transactions each read those rows; polars does not share such a
+    subplan between its uses, so left lazy each use recomputes the filter and the
+    row-level CASEs and regexes.
     """
     rule = compiled.rule
     base = view.filter(compiled.where)
@@ -181,6 +228,8 @@ def rule_query(
     key = rule.group_by or V.ACCOUNT
     if rule.sequence is not None:
         rows = _pairs(compiled, base, key)
+        if materialize:
+            rows = rows.collect().lazy()
         support = pl.concat(
             [
                 rows.select(key, S.TIMESTAMP, *_own(FIRST_PREFIX)),
@@ -194,7 +243,7 @@ def rule_query(
         start = pl.col(S.TIMESTAMP).min().alias(_START)
     rows = rows.filter(pl.col(key).is_not_null() & (pl.col(key) != pl.lit(S.CASH_NODE)))
     presorted = sorted_by_account and key == V.ACCOUNT and rule.sequence is None
-    return _account_query(compiled, rows, support, key, start, presorted)
+    return _account_query(compiled, rows, support, key, start, presorted, materialize)
 
 
 def _own(prefix: str) -> list[pl.Expr]:
@@ -242,11 +291,31 @@ def _account_query(
     key: str,
     start: pl.Expr,
     presorted: bool = False,
+    materialize: bool = False,
 ) -> pl.LazyFrame:
     rule = compiled.rule
     ts = pl.col(S.TIMESTAMP)
     if compiled.row_inputs:
         rows = rows.with_columns(compiled.row_inputs)
+    if rule.sequence is None:
+        # Only the columns the measures read travel through windows, sorts and joins.
+        read = {name for m in compiled.fast_measures for name in m.meta.root_names()}
+        present = rows.collect_schema().names()
+        rows = rows.select(
+            key, S.TIMESTAMP, *[n for n in present if n in read and n not in (key, S.TIMESTAMP)]
+        )
+    if materialize:
+        rows = rows.collect().lazy()
+    if rule.window and compiled.necessary:
+        able = (
+            rows.group_by(key)
+            .agg(pl.all_horizontal(compiled.necessary).alias(_ABLE))
+            .filter(pl.col(_ABLE))
+            .select(key)
+        )
+        rows = rows.join(able, on=key, how="semi", maintain_order="left")
+        if materialize:
+            rows = rows.collect().lazy()
     if rule.window and not presorted:
         rows = rows.sort(key, S.TIMESTAMP)
     bounds = [ts.min().alias(_LO), ts.max().alias(_HI), start, ts.max().alias(_END)]
@@ -506,7 +575,7 @@ def run_rules(
             return views["kyc"]
         return movements
 
-    queued: list[tuple[CompiledRule, pl.LazyFrame]] = []
+    queued: list[tuple[CompiledRule, pl.LazyFrame]] = []  # each rule and its view
     for rule in ruleset.rules:
         if not rule.runs:
             continue
@@ -516,8 +585,7 @@ def run_rules(
             continue
         try:
             compiled = compile_rule(rule, overrides.get(rule.id))
-            view = view_for(rule)
-            queued.append((compiled, rule_query(compiled, view, rule.view == "movements")))
+            queued.append((compiled, view_for(rule)))
         except RuleError as exc:
             run.errors.append((rule.id, _error_text(exc)))
 
@@ -561,10 +629,19 @@ def _error_text(exc: RuleError) -> str:
 def _collect(
     queued: list[tuple[CompiledRule, pl.LazyFrame]], run: RuleRun
 ) -> list[tuple[CompiledRule, pl.DataFrame]]:
-    """Collect the rules' queries a batch at a time; if a batch fails, find the rule at fault."""
+    """Build and collect the rules' queries a batch at a time (a query's matching rows are
+    computed as it is built); if a batch fails, find the rule at fault."""
     results = []
     for start in range(0, len(queued), RULES_PER_BATCH):
-        batch = queued[start : start + RULES_PER_BATCH]
+        batch = []
+        for compiled, view in queued[start : start + RULES_PER_BATCH]:
+            presorted = compiled.rule.view == "movements"
+            try:
+                batch.append((compiled, rule_query(compiled, view, presorted, materialize=True)))
+            except RuleError as exc:
+                run.errors.append((compiled.rule.id, _error_text(exc)))
+            except Exception as exc:  # a data-dependent failure while computing its rows
+                run.errors.append((compiled.rule.id, f"failed on this data: {_first_line(exc)}"))
         try:
             frames = pl.collect_all([query for _, query in batch])
             results.extend(zip([c for c, _ in batch], frames, strict=True))

@@ -220,3 +220,50 @@ def fill_reason(template: str, values: dict[str, Any]) -> str:
                 f"reason field {{{name}:{spec}}} cannot format {value!r}: {exc}"
             ) from None
     return "".join(out)
+
+
+# --------------------------------------------------------------------------
+# Necessary conditions of a `having`
+# --------------------------------------------------------------------------
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LOWER_BOUND = re.compile(r"^([a-z][a-z0-9_]*)\s*(>=|>)\s*(-?[0-9]+(?:\.[0-9]+)?)$")
+
+
+def having_lower_bounds(having: str) -> list[tuple[str, str, float]]:
+    """The ``measure >= number`` (or ``>``) terms a (param-filled) `having` requires.
+
+    Only top-level AND terms count; a top-level OR, or BETWEEN (whose AND is not a
+    conjunction), gives none. Each term found is a necessary condition for a hit.
+    """
+    terms, depth, in_string, start, pos = [], 0, False, 0, 0
+    while pos < len(having):
+        char = having[pos]
+        if char == "'":
+            in_string = not in_string
+        elif in_string:
+            pass
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and (char.isalpha() or char == "_"):
+            word = _WORD.match(having, pos).group(0)
+            upper = word.upper()
+            if upper in ("OR", "BETWEEN"):
+                return []
+            if upper == "AND":
+                terms.append(having[start:pos])
+                start = pos + len(word)
+            pos += len(word)
+            continue
+        pos += 1
+    terms.append(having[start:])
+    bounds = []
+    for term in terms:
+        text = term.strip()
+        while text.startswith("(") and text.endswith(")"):
+            text = text[1:-1].strip()
+        match = _LOWER_BOUND.match(text)
+        if match:
+            bounds.append((match.group(1), match.group(2), float(match.group(3))))
+    return bounds
