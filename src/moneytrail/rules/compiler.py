@@ -55,7 +55,8 @@ _DEADLINE = "__deadline"
 _OWN_TS = "__own_ts"
 _ROW_INPUT = "__in_"
 _DISTINCT = "__distinct_"
-_ABLE = "__able"
+_BLOCK = "__block"
+_BOUND = "__bound_"
 
 FIRST_PREFIX = "first_"
 THEN_PREFIX = "then_"
@@ -113,7 +114,7 @@ class CompiledRule:
     distinct_inputs: dict[str, str] = field(default_factory=dict)
     # Per-account conditions over the whole period that every firing window meets
     # (see `_necessary_conditions`): accounts failing one are dropped before windowing.
-    necessary: list[pl.Expr] = field(default_factory=list)
+    necessary: list[Necessary] = field(default_factory=list)
 
 
 def compile_rule(rule: Rule, overrides: dict[str, Any] | None = None) -> CompiledRule:
@@ -164,14 +165,26 @@ def compile_rule(rule: Rule, overrides: dict[str, Any] | None = None) -> Compile
     return compiled
 
 
-def _necessary_conditions(rule: Rule, having: str) -> list[pl.Expr]:
-    """Whole-period bounds of a windowed rule's `measure >= number` terms.
+@dataclass
+class Necessary:
+    """A `measure >= number` term of a windowed rule's `having`, bounded per time block.
 
-    A window's rows are a subset of the account's rows, so a window's count, distinct
-    count or max is at most the whole period's, and its sum at most the whole period's
-    sum of positive parts. An account whose whole-period bound misses the threshold
-    cannot fire in any window: windowing it is wasted work (most accounts, for rules
-    like "n >= 8 cash deposits in 90 days").
+    ``bound`` aggregates a block of an account's rows to at least the measure's value
+    over any subset of them; ``additive`` says two blocks' bounds add up (counts, sums)
+    rather than take the larger (max).
+    """
+
+    bound: pl.Expr
+    additive: bool
+    strict: bool
+    number: float
+
+
+def _necessary_conditions(rule: Rule, having: str) -> list[Necessary]:
+    """Bounds of a windowed rule's `measure >= number` terms (see `_able_accounts`).
+
+    A window's count, distinct count or max over a set of rows is at most the one over
+    any superset, and its sum at most the superset's sum of positive parts.
     """
     conditions = []
     for name, op, number in having_lower_bounds(having):
@@ -180,6 +193,7 @@ def _necessary_conditions(rule: Rule, having: str) -> list[pl.Expr]:
             continue
         column = pl.col(f"{_ROW_INPUT}{name}")
         split = split_aggregate(text)
+        additive = True
         if text.replace(" ", "").lower() == "count(*)":
             bound = pl.len()
         elif split is None:
@@ -189,14 +203,44 @@ def _necessary_conditions(rule: Rule, having: str) -> list[pl.Expr]:
         elif split[0] == "sum":
             bound = column.clip(lower_bound=0).sum()
         elif split[0] == "max":
-            bound = column.max()
+            bound, additive = column.max(), False
         else:
             continue
-        conditions.append(bound >= number if op == ">=" else bound > number)
+        conditions.append(Necessary(bound, additive, op == ">", number))
     return conditions
 
 
+def _able_accounts(
+    compiled: CompiledRule, rows: pl.LazyFrame, key: str, window: timedelta
+) -> pl.LazyFrame:
+    """The keys that can fire: a cheap necessary condition checked before windowing.
+
+    Time is cut into blocks one window long. A rolling window ends at one of the key's
+    rows, in block b, and starts after the start of block b-1, so its rows lie in
+    blocks b-1 and b and each measure is at most the two blocks' bounds combined. A key
+    none of whose blocks meets every term that way has no window that fires (most
+    accounts, for rules like "8 cash deposits in 90 days").
+    """
+    block = (pl.col(S.TIMESTAMP).dt.epoch("s") // max(1, int(window.total_seconds()))).alias(
+        _BLOCK
+    )
+    names = [f"{_BOUND}{i}" for i in range(len(compiled.necessary))]
+    bounds = [c.bound.cast(pl.Float64).alias(names[i]) for i, c in enumerate(compiled.necessary)]
+    per_block = rows.group_by(key, block).agg(bounds).sort(key, _BLOCK)
+    follows = (pl.col(key).shift(1) == pl.col(key)) & (
+        pl.col(_BLOCK).shift(1) == pl.col(_BLOCK) - 1
+    )
+    meets = []
+    for condition, name in zip(compiled.necessary, names, strict=True):
+        own, before = pl.col(name), pl.col(name).shift(1)
+        both = own + before if condition.additive else pl.max_horizontal(own, before)
+        reach = pl.when(follows).then(both).otherwise(own)
+        meets.append(reach > condition.number if condition.strict else reach >= condition.number)
+    return per_block.filter(pl.all_horizontal(meets)).select(key).unique()
+
+
 # --------------------------------------------------------------------------
+# Query building# --------------------------------------------------------------------------
 # Query building
 # --------------------------------------------------------------------------
 def _strength_expr(compiled: CompiledRule) -> pl.Expr:
@@ -307,12 +351,7 @@ def _account_query(
     if materialize:
         rows = rows.collect().lazy()
     if rule.window and compiled.necessary:
-        able = (
-            rows.group_by(key)
-            .agg(pl.all_horizontal(compiled.necessary).alias(_ABLE))
-            .filter(pl.col(_ABLE))
-            .select(key)
-        )
+        able = _able_accounts(compiled, rows, key, parse_window(rule.window))
         rows = rows.join(able, on=key, how="semi", maintain_order="left")
         if materialize:
             rows = rows.collect().lazy()
