@@ -383,3 +383,11 @@ def test_two_hop_rapid_forward_is_a_chain_when_two_hops_are_enough():
     slow = [("S0", "S1", 4155, 0), ("S1", "S2", 4100, 24 * 9)]
     ev = detect_patterns(frame(background() + slow), settings=two).evidence
     assert "pass_through_chain" not in set(ev[S.EV_CODE])
+
+
+def test_new_payers_arriving_like_clockwork_are_a_fan_in():
+    # one new payer a day for twelve days (scheduled collection; exports with
+    # day-resolution timestamps show any one-a-day fan like this)
+    rows = background() + [(f"P{i}", "HUB", 600 + 13 * i, 24 * i) for i in range(12)]
+    ev = detect_patterns(frame(rows)).evidence
+    assert members(ev, "fan_in") == {"HUB"} | {f"P{i}" for i in range(12)}

@@ -77,10 +77,11 @@ DEFAULTS: dict[str, Any] = {
     "fan_cluster_window": "7d",
     "fan_cluster_amount_ratio": 1.25,
     "fan_loose_spoke_share": 0.15,
-    # At least this many one-off transfers of one account spaced like clockwork
-    # (gaps varying by at most this share of their mean) are standing orders,
-    # payroll or subscriptions, not evidence; the same test drops a fan whose
-    # own transfers run on such a schedule.
+    # At least this many one-off transfers sent by one account spaced like
+    # clockwork (gaps varying by at most this share of their mean) are standing
+    # orders, payroll or subscriptions, not evidence; the same test drops a
+    # fan-out run on such a schedule. Receivers are not tested: new payers
+    # arriving like clockwork are coordination, not a standing order.
     "scheduled_min_transfers": 8,
     "scheduled_max_gap_cv": 0.1,
     # cycle: longest loop searched (accounts), round-trip window, and the

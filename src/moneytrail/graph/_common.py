@@ -136,43 +136,39 @@ def mark_one_off(
     """Add ONE_OFF: the transfer is one of at most ``max_pair_txns`` between the
     two accounts, and not part of a clockwork stream.
 
-    An account whose one-off transfers out (or in) run on a fixed schedule (at
-    least ``scheduled_min`` of them, gaps varying by at most ``scheduled_max_cv``
-    of their mean) is paying standing orders, payroll or subscriptions to a
+    An account whose one-off transfers out run on a fixed schedule (at least
+    ``scheduled_min`` of them, gaps varying by at most ``scheduled_max_cv`` of
+    their mean) is paying standing orders, payroll or subscriptions to a
     rotating set of payees; those transfers are no evidence of anything, and
-    left in they make every payee look like the hub of a fan-in.
+    left in they make every payee look like the hub of a fan-in. Only senders
+    set the timing of what they send: new payers after new payer arriving at one
+    account like clockwork have no such innocent reading (it is how scheduled
+    collection from victims or mules looks, and on exports with day-resolution
+    timestamps any one-a-day fan would look scheduled), so receivers are not tested.
     """
     few = pl.col(PAIR_N) <= max_pair_txns
     # Materialise once: the pair counts are a window over every transfer, and
     # each of the four queries below would otherwise recompute them.
     edges = edges.collect().lazy()
-    few_edges = edges.filter(few).select(S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP).collect().lazy()
-
-    def clockwork(account: str) -> pl.Series:
-        # Count first: only the few accounts with enough one-off transfers need
-        # the (per-group sorting) gap statistics.
-        busy = (
-            few_edges.group_by(account)
-            .agg(pl.len().alias(N))
-            .filter(pl.col(N) >= scheduled_min)
-            .select(account)
-        )
-        return (
-            few_edges.join(busy, on=account, how="semi")
-            .group_by(account)
-            .agg(pl.len().alias(N), gap_cv(pl.col(S.TIMESTAMP)).alias("_gap_cv"))
-            .filter((pl.col(N) >= scheduled_min) & (pl.col("_gap_cv") <= scheduled_max_cv))
-            .collect()
-            .get_column(account)
-        )
-
-    senders, receivers = clockwork(S.FROM_ACCOUNT), clockwork(S.TO_ACCOUNT)
+    few_edges = edges.filter(few).select(S.FROM_ACCOUNT, S.TIMESTAMP).collect().lazy()
+    # Count first: only the few accounts with enough one-off transfers need
+    # the (per-group sorting) gap statistics.
+    busy = (
+        few_edges.group_by(S.FROM_ACCOUNT)
+        .agg(pl.len().alias(N))
+        .filter(pl.col(N) >= scheduled_min)
+        .select(S.FROM_ACCOUNT)
+    )
+    senders = (
+        few_edges.join(busy, on=S.FROM_ACCOUNT, how="semi")
+        .group_by(S.FROM_ACCOUNT)
+        .agg(pl.len().alias(N), gap_cv(pl.col(S.TIMESTAMP)).alias("_gap_cv"))
+        .filter((pl.col(N) >= scheduled_min) & (pl.col("_gap_cv") <= scheduled_max_cv))
+        .collect()
+        .get_column(S.FROM_ACCOUNT)
+    )
     return edges.with_columns(
-        (
-            few
-            & ~pl.col(S.FROM_ACCOUNT).is_in(senders.implode())
-            & ~pl.col(S.TO_ACCOUNT).is_in(receivers.implode())
-        ).alias(ONE_OFF)
+        (few & ~pl.col(S.FROM_ACCOUNT).is_in(senders.implode())).alias(ONE_OFF)
     )
 
 

@@ -61,10 +61,10 @@ def detect_fan(
     """Instances of fan-in (``direction="in"``) or fan-out (``"out"``), one per hub.
 
     Returns the instance frame described in :func:`_common.to_evidence`, plus HUB.
-    A fan whose transfers run on a fixed schedule (at least
+    A fan-out whose transfers run on a fixed schedule (at least
     ``scheduled_min_transfers``, gaps varying by at most ``scheduled_max_gap_cv``
     of their mean) is a standing order or a payroll run, not a burst, and is
-    left out.
+    left out; a fan-in is not, as its timing is the payers'.
     """
     hub_col, spoke_col = (
         (S.TO_ACCOUNT, S.FROM_ACCOUNT) if direction == "in" else (S.FROM_ACCOUNT, S.TO_ACCOUNT)
@@ -147,7 +147,9 @@ def detect_fan(
             gap_cv(pl.col(S.TIMESTAMP)).alias("_gap_cv"),
         )
         .filter(
-            (pl.col(S.EV_TXN_IDS).list.len() < scheduled_min_transfers)
+            # (as in mark_one_off, only a sender sets the timing)
+            pl.lit(direction == "in")
+            | (pl.col(S.EV_TXN_IDS).list.len() < scheduled_min_transfers)
             | (pl.col("_gap_cv") > scheduled_max_gap_cv)
             | pl.col("_gap_cv").is_null()
         )
