@@ -44,7 +44,11 @@ def sparse_edges(edges: pl.LazyFrame, max_degree: int) -> pl.LazyFrame:
         .agg(pl.len().alias(N))
         .filter(pl.col(N) > max_degree)
         .select(HUB)
+        .collect()
     )
+    if busy.height == 0:  # nothing to leave out: skip the two anti-joins
+        return sparse
+    busy = busy.lazy()
     return sparse.join(busy, left_on=S.FROM_ACCOUNT, right_on=HUB, how="anti").join(
         busy, left_on=S.TO_ACCOUNT, right_on=HUB, how="anti"
     )
