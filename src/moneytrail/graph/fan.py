@@ -176,10 +176,11 @@ def detect_fan(
     degree_term = 1 - 0.5 ** (pl.col(N) / min_counterparties)
     focus = pl.col(N) / pl.max_horizontal(pl.col(DEG_ALL), pl.col(N))
     tight = 1 - (span_days / window_days).clip(0, 1)
-    # A fan alone has many innocent explanations (a marketplace seller, a
-    # payout platform), so it tops out below the layered structures.
+    # Coordinated: a large cluster that is most of the fan.
     cluster = pl.col(KINS).list.max() + 1
     coordinated = (cluster / min_counterparties).clip(0, 1) * (cluster / pl.col(N)).clip(0, 1)
+    # A fan alone has many innocent explanations (a marketplace seller, a
+    # payout platform), so it tops out below the layered structures.
     score = 0.25 + 0.5 * (0.5 * degree_term + 0.3 * focus + 0.2 * tight) + 0.15 * coordinated
     # Spokes in a coordinated cluster (at least spoke_min_cluster of them, and
     # at least cluster_min_share of the fan, paying a similar amount around the
