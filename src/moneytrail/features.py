@@ -158,48 +158,22 @@ def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
     if _countries_present(present):
         parts.append(_countries(legs_lf, present, desc))
     frames = pl.collect_all(parts)
-    basic = frames[0]
-    # Only the timing features need the legs in time order: sort a narrow copy
-    # (four columns, merchants left out: they are not scored) once, free the rest.
-    merchants = basic.filter(pl.col("_merchant")).get_column(_ACC)
-    stride = _sort_stride(present, nodes.height)
-    timeline = _timeline(legs_lf.filter(~pl.col(_ACC).is_in(merchants.implode())), present, stride)
+    # Flow-through needs only four columns: free the rest of the legs first.
+    flow_input = legs.select(_ACC, S.TIMESTAMP, _IN, S.AMOUNT)
     del legs, legs_lf, parts
-    frames.append(_timing(timeline, desc))
-    # Flow-through needs inflows and outflows; one-sided accounts are filled below.
-    two_sided = basic.filter((pl.col("in_count") > 0) & (pl.col("out_count") > 0)).get_column(_ACC)
-    flow_input = timeline.filter(pl.col(_ACC).is_in(two_sided.implode()))
-    del timeline
     frames.append(_flow_through(flow_input, cfg, desc))
     del flow_input
 
     out = frames[0]
     for f in frames[1:]:
         out = out.join(f, on=_ACC, how="left")
-    flow_names = [c for c in frames[-1].columns if c.startswith("flow_through_")]
-    # An account that only receives has passed nothing on (0); one that only
-    # sends, or received nothing of value, has no flow-through (null).
-    out = out.with_columns(
-        pl.when(pl.col("out_count") == 0)
-        .then(pl.when(pl.col("_has_inflow")).then(0.0))
-        .otherwise(pl.col(c))
-        .alias(c)
-        for c in flow_names
-    )
     # Merchants (nodes that only ever receive card rows with an MCC) are not scored.
     out = (
         out.filter(~pl.col("_merchant"))
         .join(nodes, on=_ACC, how="inner")
-        .drop(_ACC, "_merchant", "_has_inflow")
+        .drop(_ACC, "_merchant")
         .sort(S.ACCOUNT_ID)
     )
-    # The column order is part of the frame's contract: IsolationForest, for
-    # one, picks features by position.
-    timing = ["active_days", "active_span_days", "burstiness"]
-    order = [c for c in out.columns if c not in (*timing, "_first_seen", S.ACCOUNT_ID)]
-    at = order.index("amount_cv") + 1
-    order = [S.ACCOUNT_ID, "_first_seen", *order[:at], *timing, *order[at:]]
-    out = out.select(order)
 
     first_seen = out.select(S.ACCOUNT_ID, "_first_seen")
     out = out.drop("_first_seen")
@@ -328,62 +302,29 @@ def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.LazyFra
     legs = pl.concat([out_legs, in_legs])
     if cash_code is not None:
         legs = legs.filter(pl.col(_ACC) != cash_code)
-    return legs.with_columns(is_cash_cp.alias(_CASH))
-
-
-def _sort_stride(present: dict, n_nodes: int) -> int:
-    """Seconds spanned by the export: the account stride of the timeline's sort key."""
+    # One integer sort key (a multi-column sort costs several times more):
+    # account, second since the first transaction, outflow after inflow.
     stride = int(present["_t_max"]) - int(present["_t_min"]) + 1
-    if n_nodes * stride * 2 >= 2**62:
+    if nodes.height * stride * 2 >= 2**62:
         raise InputError(
             "the export spans too long a time for its number of accounts",
             column=S.TIMESTAMP,
             hint="check the timestamps for values far in the past or future",
         )
-    return stride
-
-
-def _timeline(legs: pl.LazyFrame, present: dict, stride: int) -> pl.DataFrame:
-    """Account, time, direction and amount of each leg, sorted by account, then
-    time (to the second), then inflows before outflows; with the gap since the
-    account's previous leg and whether the leg opens a new calendar day."""
-    # One integer sort key (a multi-column sort costs several times more):
-    # account, second since the first transaction, outflow after inflow.
     key = (
         pl.col(_ACC).cast(pl.Int64) * stride
         + (pl.col(S.TIMESTAMP).dt.epoch("s") - int(present["_t_min"]))
     ) * 2 + (~pl.col(_IN)).cast(pl.Int64)
     same_account = pl.col(_ACC) == pl.col(_ACC).shift(1)
     day = pl.col(S.TIMESTAMP).dt.epoch("d")
-    return (
-        legs.select(_ACC, S.TIMESTAMP, _IN, S.AMOUNT)
-        .sort(key)
-        .with_columns(
-            pl.when(same_account)
-            .then((pl.col(S.TIMESTAMP) - pl.col(S.TIMESTAMP).shift(1)).dt.total_seconds())
-            .cast(pl.Float64)
-            .clip(lower_bound=0.0)  # sub-second order is not kept
-            .alias(_GAP),
-            (~same_account | (day != day.shift(1))).fill_null(True).alias(_NEW_DAY),
-        )
-        .collect()
-    )
-
-
-def _timing(timeline: pl.DataFrame, desc: dict) -> pl.DataFrame:
-    """First activity, active days, span and burstiness, from the sorted timeline."""
-    ts = pl.col(S.TIMESTAMP)
-    gap = pl.col(_GAP)
-    desc.update(
-        active_days="days with at least one transaction",
-        active_span_days="days between first and last transaction",
-        burstiness="coefficient of variation of the gaps between transactions",
-    )
-    return timeline.group_by(_ACC).agg(
-        ts.first().alias("_first_seen"),
-        pl.col(_NEW_DAY).sum().alias("active_days"),
-        ((ts.last() - ts.first()).dt.total_seconds() / 86400.0).alias("active_span_days"),
-        _ratio(gap.std(), gap.mean()).alias("burstiness"),
+    return legs.sort(key).with_columns(
+        is_cash_cp.alias(_CASH),
+        pl.when(same_account)
+        .then((pl.col(S.TIMESTAMP) - pl.col(S.TIMESTAMP).shift(1)).dt.total_seconds())
+        .cast(pl.Float64)
+        .clip(lower_bound=0.0)  # sub-second order is not kept
+        .alias(_GAP),
+        (~same_account | (day != day.shift(1))).fill_null(True).alias(_NEW_DAY),
     )
 
 
@@ -410,6 +351,7 @@ def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
     in_total, out_total = amt_in.sum(), amt_out.sum()
     in_count = is_in.sum()
     out_count = pl.len() - in_count
+    gap = pl.col(_GAP)
     threshold = cfg["reporting_threshold"]
     unit = cfg["round_unit"]
     if present[S.MCC]:
@@ -421,7 +363,7 @@ def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
         merchant = pl.lit(False)
     aggs = [
         merchant.alias("_merchant"),
-        (amt_in > 0).any().alias("_has_inflow"),
+        ts.first().alias("_first_seen"),
         in_count.alias("in_count"),
         out_count.alias("out_count"),
         in_total.alias("in_total"),
@@ -430,6 +372,9 @@ def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
         _ratio(out_total, out_count).alias("out_amount_mean"),
         amount.max().alias("amount_max"),
         _ratio(amount.std(), amount.mean()).alias("amount_cv"),
+        pl.col(_NEW_DAY).sum().alias("active_days"),
+        ((ts.last() - ts.first()).dt.total_seconds() / 86400.0).alias("active_span_days"),
+        _ratio(gap.std(), gap.mean()).alias("burstiness"),
         _ratio((amt_in * cash).sum(), in_total).alias("cash_in_share"),
         _ratio((amt_out * cash).sum(), out_total).alias("cash_out_share"),
         (((amount / unit).round() * unit - amount).abs() < 0.005)
@@ -452,6 +397,9 @@ def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
         out_amount_mean="mean amount sent",
         amount_max="largest single amount",
         amount_cv="coefficient of variation of amounts",
+        active_days="days with at least one transaction",
+        active_span_days="days between first and last transaction",
+        burstiness="coefficient of variation of the gaps between transactions",
         cash_in_share="share of value received in cash",
         cash_out_share="share of value sent or withdrawn in cash",
         round_amount_share=f"share of transactions in round multiples of {unit:,}",
