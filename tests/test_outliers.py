@@ -146,3 +146,50 @@ def test_accounts_are_compared_with_their_peer_group():
     # compared with everyone instead, the lone busy person is just another business
     flat = detect_outliers(frame, settings={"top_k": 10, "peer_group_feature": ""})
     assert "ODD" not in flat.evidence[S.EV_ACCOUNT].to_list()
+
+
+def test_model_scores_match_pyod_without_importing_it():
+    """ECOD, COPOD and IsolationForest scores equal pyod's (IForest up to the
+    constant offset that standardisation removes), on ties and skew both ways;
+    a scan never pays for importing pyod."""
+    from pyod.models.copod import COPOD
+    from pyod.models.ecod import ECOD
+    from pyod.models.iforest import IForest
+
+    from moneytrail.outliers import _ecdf_model_scores, _run_model
+
+    rng = np.random.default_rng(5)
+    n = 1500
+    X = np.column_stack(
+        [
+            rng.lognormal(size=n),  # right-skewed
+            -rng.lognormal(size=n),  # left-skewed
+            rng.integers(0, 4, n).astype(float),  # many ties
+            rng.normal(size=n),
+        ]
+    )
+    ours = _ecdf_model_scores(X, X)
+    assert np.allclose(ours["ecod"], ECOD().fit(X).decision_scores_, rtol=0, atol=1e-9)
+    assert np.allclose(ours["copod"], COPOD().fit(X).decision_scores_, rtol=0, atol=1e-9)
+    # fitted on a sample, the fit set's scores are those it gets as a member
+    every = np.arange(n)
+    sample = np.sort(rng.choice(n, 400, replace=False))
+    cfg = {**DEFAULTS, "iforest_trees": 50}
+    fitted, scored = _run_model("iforest", X, sample, every, cfg, {})
+    assert np.array_equal(fitted, scored[sample])
+    pyod_scores = IForest(n_estimators=50, random_state=cfg["seed"]).fit(X[sample])
+    offset = pyod_scores.decision_function(X) - scored
+    assert np.ptp(offset) < 1e-9
+    fitted, scored = _run_model("ecod", X, sample, every, cfg, {})
+    assert np.allclose(fitted, _ecdf_model_scores(X[sample], X[sample])["ecod"], atol=1e-12)
+
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, polars as pl; from moneytrail.outliers import detect_outliers;"
+        f"detect_outliers(pl.DataFrame({{'{S.ACCOUNT_ID}': [str(i) for i in range(50)],"
+        " 'x': [float(i % 7) for i in range(50)], 'y': [float(i) for i in range(50)]}));"
+        "assert not any(m.startswith('pyod') for m in sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

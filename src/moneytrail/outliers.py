@@ -235,11 +235,13 @@ def _scale(raw: np.ndarray, names: list[str]) -> np.ndarray:
             col = np.log1p(col)
             finite = np.log1p(finite)
         if finite.size:
-            # one partial sort gives the median and both quartiles
-            med, q75, q25 = np.percentile(finite, [50, 75, 25])
+            # the same arithmetic as nanmedian / nanpercentile / nanstd (which
+            # drop NaNs per call): scaled values, and so ECDF ties, stay bit-equal
+            med = np.median(finite)
+            q75, q25 = np.percentile(finite, [75, 25])
             spread = q75 - q25
             if not spread > 0:
-                spread = np.std(finite)
+                spread = np.nanstd(col)
         else:
             med, spread = np.nan, np.nan
         if not spread > 0:
@@ -257,24 +259,23 @@ def _run_model(model, X, fit_idx, members, cfg, shared):
     ECOD and COPOD are computed here from the same tail probabilities (equal
     to pyod's scores to 1e-14), IsolationForest is scikit-learn's (pyod's
     IForest wraps it; its scores differ by a constant that standardisation removes).
+    Every model scores a row on its own, so when the fit set is among the
+    members its scores are taken from the members' instead of computed twice.
     """
     train = X[fit_idx]
-    same = fit_idx.size == members.size and np.array_equal(fit_idx, members)
+    inside = _positions(members, fit_idx)
     if model == "hbos":
         # pyod's HBOS compiles with numba in every new process (seconds of CPU
         # per scan); _hbos computes the same static-bin scores with numpy.
         bins = int(cfg["hbos_bins"])
-        fitted = _hbos(train, train, bins)
-        return fitted, fitted if same else _hbos(train, X[members], bins)
+        scored = _hbos(train, X[members], bins)
+        return (scored[inside] if inside is not None else _hbos(train, train, bins)), scored
     if model in ("ecod", "copod"):
         # pyod's ECOD/COPOD re-rank the fit set together with each new batch; the
         # same scores against our own sorted fit set need far less memory.
         if "scored" not in shared:
-            shared["scored"] = _ecdf_model_scores(train, train if same else X[members])
-            inside = np.searchsorted(members, fit_idx)
-            inside = np.minimum(inside, members.size - 1)
-            if same or np.array_equal(members[inside], fit_idx):
-                # the fit set is among the members: its scores are already there
+            shared["scored"] = _ecdf_model_scores(train, X[members])
+            if inside is not None:
                 shared["fitted"] = {m: v[inside] for m, v in shared["scored"].items()}
             else:
                 shared["fitted"] = _ecdf_model_scores(train, train)
@@ -284,14 +285,19 @@ def _run_model(model, X, fit_idx, members, cfg, shared):
     det = IsolationForest(n_estimators=int(cfg["iforest_trees"]), random_state=int(cfg["seed"]))
     det.fit(train)
     # score_samples is high for normal rows: negate so outliers score high
-    fitted = -det.score_samples(train)
-    if same:
-        return fitted, fitted
     scored = np.empty(members.size)
     for start in range(0, members.size, 100_000):
         stop = start + 100_000
         scored[start:stop] = -det.score_samples(X[members[start:stop]])
-    return fitted, scored
+    return (scored[inside] if inside is not None else -det.score_samples(train)), scored
+
+
+def _positions(members: np.ndarray, fit_idx: np.ndarray) -> np.ndarray | None:
+    """Where each fit row sits among the (sorted) members, or None if one is not there."""
+    if members.size == 0:
+        return None
+    inside = np.minimum(np.searchsorted(members, fit_idx), members.size - 1)
+    return inside if np.array_equal(members[inside], fit_idx) else None
 
 
 def _hbos(train: np.ndarray, X: np.ndarray, n_bins: int, alpha=0.1, tol=0.5) -> np.ndarray:
@@ -337,11 +343,24 @@ def _tails(train: np.ndarray, X: np.ndarray):
     m = train.shape[0]
     sign = _skew_sign(train)
     floor = 1.0 / (m + 1)  # values beyond every training value
+    # -log of the clipped share, for every possible count 0..m: a look-up
+    # instead of a logarithm per value
+    neg_log = -np.log(np.clip(np.arange(m + 1) / m, floor, 1.0))
     for j in range(X.shape[1]):
         ref = np.sort(train[:, j])
         x = X[:, j]
-        u_l = -np.log(np.clip(np.searchsorted(ref, x, side="right") / m, floor, 1.0))
-        u_r = -np.log(np.clip((m - np.searchsorted(ref, x, side="left")) / m, floor, 1.0))
+        # one search among the distinct training values gives both counts:
+        # training values below x, and those at or below it
+        starts = np.flatnonzero(np.r_[True, ref[1:] != ref[:-1]])
+        distinct = ref[starts]
+        pos = np.searchsorted(distinct, x, side="left")
+        bounds = np.r_[starts, m]
+        below = bounds[pos]
+        hit = pos < distinct.size
+        hit[hit] = distinct[pos[hit]] == x[hit]
+        at_or_below = np.where(hit, bounds[np.minimum(pos + 1, distinct.size)], below)
+        u_l = neg_log[at_or_below]
+        u_r = neg_log[m - below]
         skewed = u_l if sign[j] < 0 else u_r if sign[j] > 0 else u_l + u_r
         yield j, u_l, u_r, skewed
 
