@@ -191,3 +191,15 @@ def test_having_lower_bounds_reads_only_conjunctions():
     assert having_lower_bounds("n BETWEEN 1 AND 5 AND m >= 2") == []
     assert having_lower_bounds("name = 'A AND B' AND n >= 4") == [("n", ">=", 4.0)]
     assert having_lower_bounds("cash >= 0.5 * credits") == []
+
+
+def test_input_order_does_not_matter(tmp_path):
+    """Windows rely on time order; the engine restores it when the input lacks it."""
+    write_rules(tmp_path)
+    ruleset = load_rules(tmp_path)
+    data = random_transactions(3).collect()
+    in_time_order = run_rules(data.sort(S.TIMESTAMP).lazy(), ruleset)
+    shuffled = run_rules(data.sample(fraction=1.0, shuffle=True, seed=4).lazy(), ruleset)
+    assert hits(in_time_order) and hits(in_time_order) == hits(shuffled)
+    order = [S.EV_CODE, S.EV_ACCOUNT]
+    assert in_time_order.evidence.sort(order).equals(shuffled.evidence.sort(order))

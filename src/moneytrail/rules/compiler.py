@@ -401,7 +401,8 @@ def _account_query(
         support.join(best.select(key, _LO, _HI), on=key, how="inner")
         .filter(pl.col(S.TIMESTAMP).is_between(pl.col(_LO), pl.col(_HI)))
         .group_by(key)
-        .agg(pl.col(_TXN).sort_by(_OWN_TS).unique(maintain_order=True).alias(_TXNS))
+        # ties in time ordered by id: the list does not depend on the input order
+        .agg(pl.col(_TXN).sort_by(_OWN_TS, _TXN).unique(maintain_order=True).alias(_TXNS))
     )
     return (
         best.join(supporting, on=key, how="left")
@@ -606,8 +607,7 @@ def run_rules(
         if movements is None:
             # Built once in memory (twice the input's rows, only the columns rules
             # read) rather than re-derived from the input by every rule's query.
-            # Sorted by (account, time) once, so windowed rules need not sort.
-            movements = V.movements_view(canon).sort(V.ACCOUNT, S.TIMESTAMP).collect().lazy()
+            movements = _movements_by_account(canon)
         if kyc is not None and needs_kyc(rule):
             if "kyc" not in views:
                 views["kyc"] = V.with_kyc(movements, kyc)
@@ -641,6 +641,20 @@ def run_rules(
     if evidence:
         run.evidence = pl.concat(evidence, how="vertical")
     return run
+
+
+def _movements_by_account(canon: pl.LazyFrame) -> pl.LazyFrame:
+    """The movements view in memory, sorted by (account, time) so windowed rules need not
+    sort: rolling windows run much faster over each account's rows kept together.
+
+    Sorted by an integer code of the account rather than the string (the order of the
+    accounts is of no matter), after one rechunk: gathering from the many chunks of
+    the concatenated halves cost several times more.
+    """
+    moves = V.movements_view(canon).collect().rechunk()
+    code = pl.col(V.ACCOUNT).cast(pl.Categorical).to_physical()
+    order = moves.select(pl.arg_sort_by(code, S.TIMESTAMP)).to_series()
+    return moves[order].lazy()
 
 
 def _columns_read(rules: list[Rule]) -> set[str]:
