@@ -294,3 +294,35 @@ def test_one_sided_accounts_flow_through_and_stable_column_order():
     assert cols.index("amount_cv") + 1 == cols.index("active_days")
     assert cols.index("burstiness") + 1 == cols.index("cash_in_share")
     assert cols[0] == S.ACCOUNT_ID
+
+
+def test_legs_within_one_second_do_not_make_features_depend_on_row_order():
+    # A's legs at 10.2 s and 10.7 s, then 20.5 s: gaps count whole seconds
+    base = datetime(2024, 3, 1, 10, 0, 0)
+    rows = [
+        ("A", "B", 10, base + timedelta(seconds=10.2)),
+        ("A", "C", 20, base + timedelta(seconds=10.7)),
+        ("A", "B", 30, base + timedelta(seconds=20.5)),
+        ("A", "C", 40, base + timedelta(seconds=95)),
+    ]
+
+    def frame(order):
+        picked = [rows[i] for i in order]
+        data = {
+            S.TXN_ID: [f"t{i}" for i in order],
+            S.FROM_ACCOUNT: [r[0] for r in picked],
+            S.TO_ACCOUNT: [r[1] for r in picked],
+            S.AMOUNT: [float(r[2]) for r in picked],
+            S.TIMESTAMP: [r[3] for r in picked],
+        }
+        schema = {c: S.TRANSACTION_SCHEMA[c] for c in data}
+        return account_features(pl.DataFrame(data, schema=schema).lazy()).frame
+
+    one, other = frame([0, 1, 2, 3]), frame([1, 0, 3, 2])
+    assert one.equals(other)
+    a = one.filter(pl.col(S.ACCOUNT_ID) == "A").row(0, named=True)
+    gaps = [0.0, 10.0, 75.0]  # whole seconds 10, 10, 20, 95
+    mean = sum(gaps) / 3
+    std = (sum((g - mean) ** 2 for g in gaps) / 2) ** 0.5
+    assert a["burstiness"] == pytest.approx(std / mean)
+    assert a["active_span_days"] == pytest.approx(84 / 86400)  # 84.8 s, in whole seconds

@@ -317,12 +317,14 @@ def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.LazyFra
     ) * 2 + (~pl.col(_IN)).cast(pl.Int64)
     same_account = pl.col(_ACC) == pl.col(_ACC).shift(1)
     day = pl.col(S.TIMESTAMP).dt.epoch("d")
+    second = pl.col(S.TIMESTAMP).dt.epoch("s")
     return legs.sort(key).with_columns(
         is_cash_cp.alias(_CASH),
         pl.when(same_account)
-        .then((pl.col(S.TIMESTAMP) - pl.col(S.TIMESTAMP).shift(1)).dt.total_seconds())
+        # whole seconds, as the sort: legs of one second may come in any order,
+        # and the gaps must not depend on it
+        .then(second - second.shift(1))
         .cast(pl.Float64)
-        .clip(lower_bound=0.0)  # sub-second order is not kept
         .alias(_GAP),
         (~same_account | (day != day.shift(1))).fill_null(True).alias(_NEW_DAY),
     )
@@ -363,7 +365,7 @@ def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
         merchant = pl.lit(False)
     aggs = [
         merchant.alias("_merchant"),
-        ts.first().alias("_first_seen"),
+        ts.min().alias("_first_seen"),
         in_count.alias("in_count"),
         out_count.alias("out_count"),
         in_total.alias("in_total"),
@@ -373,7 +375,7 @@ def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
         amount.max().alias("amount_max"),
         _ratio(amount.std(), amount.mean()).alias("amount_cv"),
         pl.col(_NEW_DAY).sum().alias("active_days"),
-        ((ts.last() - ts.first()).dt.total_seconds() / 86400.0).alias("active_span_days"),
+        ((ts.max() - ts.min()).dt.total_seconds() / 86400.0).alias("active_span_days"),
         _ratio(gap.std(), gap.mean()).alias("burstiness"),
         _ratio((amt_in * cash).sum(), in_total).alias("cash_in_share"),
         _ratio((amt_out * cash).sum(), out_total).alias("cash_out_share"),
