@@ -203,3 +203,17 @@ def test_input_order_does_not_matter(tmp_path):
     assert hits(in_time_order) and hits(in_time_order) == hits(shuffled)
     order = [S.EV_CODE, S.EV_ACCOUNT]
     assert in_time_order.evidence.sort(order).equals(shuffled.evidence.sort(order))
+
+
+def test_sorted_movements_are_the_movements_view():
+    from moneytrail.rules import views as V
+
+    base = V.canonical(random_transactions(5, n=500)).collect()
+    built = compiler._movements_by_account(base).collect()
+    plain = V.movements_view(base.lazy()).collect()
+    assert built.schema == plain.schema
+    key = [S.TXN_ID, V.DIRECTION]
+    assert built.sort(key).equals(plain.sort(key))
+    # each account's rows together and in time order
+    assert built[V.ACCOUNT].rle_id().max() + 1 == built[V.ACCOUNT].n_unique()
+    assert built.select(pl.col(S.TIMESTAMP).is_sorted().over(V.ACCOUNT).all()).item()

@@ -56,6 +56,8 @@ _OWN_TS = "__own_ts"
 _ROW_INPUT = "__in_"
 _DISTINCT = "__distinct_"
 _BLOCK = "__block"
+_CODE = "__account_code"
+_ROW = "__row"
 _BOUND = "__bound_"
 
 FIRST_PREFIX = "first_"
@@ -592,6 +594,7 @@ def run_rules(
         V.canonical(transactions.lazy())
         .select(V.base_columns(_columns_read(ruleset.rules)))
         .collect()
+        .rechunk()  # one chunk per column: gathers from many chunks are several times slower
     )
     present = V.present_columns(base, kyc)
     canon = base.lazy()
@@ -607,7 +610,7 @@ def run_rules(
         if movements is None:
             # Built once in memory (twice the input's rows, only the columns rules
             # read) rather than re-derived from the input by every rule's query.
-            movements = _movements_by_account(canon)
+            movements = _movements_by_account(base)
         if kyc is not None and needs_kyc(rule):
             if "kyc" not in views:
                 views["kyc"] = V.with_kyc(movements, kyc)
@@ -643,18 +646,39 @@ def run_rules(
     return run
 
 
-def _movements_by_account(canon: pl.LazyFrame) -> pl.LazyFrame:
+def _movements_by_account(base: pl.DataFrame) -> pl.LazyFrame:
     """The movements view in memory, sorted by (account, time) so windowed rules need not
     sort: rolling windows run much faster over each account's rows kept together.
 
-    Sorted by an integer code of the account rather than the string (the order of the
-    accounts is of no matter), after one rechunk: gathering from the many chunks of
-    the concatenated halves cost several times more.
+    Same rows as ``V.movements_view``, built by gathering each column straight from the
+    input in sorted order: concatenating both sides first and sorting that held the
+    table three times over (4.27 M transactions: 4 GB peak). Sorted by an integer code
+    of the account, not the string (the order of the accounts is of no matter).
     """
-    moves = V.movements_view(canon).collect().rechunk()
-    code = pl.col(V.ACCOUNT).cast(pl.Categorical).to_physical()
-    order = moves.select(pl.arg_sort_by(code, S.TIMESTAMP)).to_series()
-    return moves[order].lazy()
+    n = base.height
+    sides = pl.concat([base.get_column(S.FROM_ACCOUNT), base.get_column(S.TO_ACCOUNT)])
+    times = base.get_column(S.TIMESTAMP)
+    keys = pl.DataFrame(
+        {
+            _CODE: sides.cast(pl.Categorical).to_physical().rechunk(),
+            S.TIMESTAMP: pl.concat([times, times]).rechunk(),
+            _ROW: pl.int_range(2 * n, dtype=pl.Int64, eager=True),
+        }
+    ).filter((sides != S.CASH_NODE).rechunk())
+    order = keys.sort(_CODE, S.TIMESTAMP).get_column(_ROW)
+    del keys, sides
+    sent = order < n  # the first n movements are the senders' side
+    rows = order.zip_with(sent, order - n)
+    columns = [base.get_column(name).gather(rows) for name in base.columns]
+    senders = base.get_column(S.FROM_ACCOUNT).gather(rows)
+    receivers = base.get_column(S.TO_ACCOUNT).gather(rows)
+    direction = pl.Series(V.DIRECTION, [V.DIRECTION_IN, V.DIRECTION_OUT])
+    columns += [
+        senders.zip_with(sent, receivers).alias(V.ACCOUNT),
+        receivers.zip_with(sent, senders).alias(V.COUNTERPARTY),
+        direction.gather(sent.cast(pl.UInt32)),
+    ]
+    return pl.DataFrame(columns).lazy()
 
 
 def _columns_read(rules: list[Rule]) -> set[str]:
