@@ -111,9 +111,8 @@ def detect_outliers(
     for members, pool in group_ids:
         fit_idx = _sample(pool, cfg)
         fit_sets.append((members, fit_idx))
-        shared: dict = {}  # ECOD and COPOD read the same tail probabilities
         for model in cfg["models"]:
-            train, scored = _run_model(model, X, fit_idx, members, cfg, shared)
+            train, scored = _run_model(model, X, fit_idx, members, cfg)
             # standardise on the fitting set so models (and peer groups) weigh alike
             mu, sd = float(np.mean(train)), float(np.std(train))
             per_model[f"{model}_score"][members] = (scored - mu) / (sd if sd > 0 else 1.0)
@@ -252,135 +251,55 @@ def _scale(raw: np.ndarray, names: list[str]) -> np.ndarray:
     return X
 
 
-def _run_model(model, X, fit_idx, members, cfg, shared):
-    """Fit one model on X[fit_idx]; return (scores of the fit set, scores of members).
+# Scoring many accounts in one call makes ECOD and COPOD (which re-rank the
+# fitting set together with the rows they score) hold several n × d arrays.
+_SCORE_BATCH = 100_000
 
-    pyod is not imported: its import alone costs about 1.5 s per process.
-    ECOD and COPOD are computed here from the same tail probabilities (equal
-    to pyod's scores to 1e-14), IsolationForest is scikit-learn's (pyod's
-    IForest wraps it; its scores differ by a constant that standardisation removes).
-    Every model scores a row on its own, so when the fit set is among the
-    members its scores are taken from the members' instead of computed twice.
-    """
-    train = X[fit_idx]
-    inside = _positions(members, fit_idx)
+
+def _detector(model: str, cfg: dict):
+    """A pyod detector for one model name, seeded where it draws at random."""
+    if model == "ecod":
+        from pyod.models.ecod import ECOD
+
+        return ECOD()
+    if model == "copod":
+        from pyod.models.copod import COPOD
+
+        return COPOD()
     if model == "hbos":
-        # pyod's HBOS compiles with numba in every new process (seconds of CPU
-        # per scan); _hbos computes the same static-bin scores with numpy.
-        bins = int(cfg["hbos_bins"])
-        scored = _hbos(train, X[members], bins)
-        return (scored[inside] if inside is not None else _hbos(train, train, bins)), scored
-    if model in ("ecod", "copod"):
-        # pyod's ECOD/COPOD re-rank the fit set together with each new batch; the
-        # same scores against our own sorted fit set need far less memory.
-        if "scored" not in shared:
-            shared["scored"] = _ecdf_model_scores(train, X[members])
-            if inside is not None:
-                shared["fitted"] = {m: v[inside] for m, v in shared["scored"].items()}
-            else:
-                shared["fitted"] = _ecdf_model_scores(train, train)
-        return shared["fitted"][model], shared["scored"][model]
-    from sklearn.ensemble import IsolationForest
+        from pyod.models.hbos import HBOS
 
-    det = IsolationForest(n_estimators=int(cfg["iforest_trees"]), random_state=int(cfg["seed"]))
-    det.fit(train)
-    # score_samples is high for normal rows: negate so outliers score high
-    scored = np.empty(members.size)
-    for start in range(0, members.size, 100_000):
-        stop = start + 100_000
-        scored[start:stop] = -det.score_samples(X[members[start:stop]])
-    return (scored[inside] if inside is not None else -det.score_samples(train)), scored
+        return HBOS(n_bins=int(cfg["hbos_bins"]))
+    from pyod.models.iforest import IForest
+
+    return IForest(n_estimators=int(cfg["iforest_trees"]), random_state=int(cfg["seed"]))
 
 
-def _positions(members: np.ndarray, fit_idx: np.ndarray) -> np.ndarray | None:
-    """Where each fit row sits among the (sorted) members, or None if one is not there."""
-    if members.size == 0:
-        return None
-    inside = np.minimum(np.searchsorted(members, fit_idx), members.size - 1)
-    return inside if np.array_equal(members[inside], fit_idx) else None
-
-
-def _hbos(train: np.ndarray, X: np.ndarray, n_bins: int, alpha=0.1, tol=0.5) -> np.ndarray:
-    """Histogram-based outlier scores, as pyod's ``HBOS(n_bins, alpha, tol)``.
-
-    Per feature, ``-log2(density + alpha)`` of the equal-width bin of ``train``
-    the value falls in; values beyond the range by more than ``tol`` bin widths
-    get the lowest density of that feature. Scores are summed over features.
-    """
-    total = np.zeros(X.shape[0])
-    for j in range(X.shape[1]):
-        hist, edges = np.histogram(train[:, j], bins=n_bins, density=True)
-        log_density = np.log2(hist + alpha)
-        x = X[:, j]
-        idx = np.digitize(x, edges, right=True)
-        width = edges[1] - edges[0]
-        score = log_density[np.clip(idx - 1, 0, n_bins - 1)]
-        far = ((idx == 0) & (edges[0] - x > width * tol)) | (
-            (idx == n_bins + 1) & (x - edges[-1] > width * tol)
-        )
-        score = np.where(far, log_density.min(), score)
-        total -= score
-    return total
-
-
-def _skew_sign(train: np.ndarray) -> np.ndarray:
-    centred = train - train.mean(axis=0)
-    m2 = (centred**2).mean(axis=0)
-    m3 = (centred**3).mean(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        skew = np.where(m2 > 0, m3 / np.power(m2, 1.5), 0.0)
-    return np.sign(skew)
-
-
-def _tails(train: np.ndarray, X: np.ndarray):
-    """Per feature: left and right tail scores of X against the ECDF of ``train``,
-    and the skew-chosen tail, as pyod's ECOD and COPOD define them.
-
-    Left ``-log F(x)``, right ``-log (1 - F(x-))``; the skewed tail is the right
-    one for right-skewed features, the left one for left-skewed, their sum when
-    the skewness is 0. Yields (feature index, left, right, skewed).
-    """
-    m = train.shape[0]
-    sign = _skew_sign(train)
-    floor = 1.0 / (m + 1)  # values beyond every training value
-    # -log of the clipped share, for every possible count 0..m: a look-up
-    # instead of a logarithm per value
-    neg_log = -np.log(np.clip(np.arange(m + 1) / m, floor, 1.0))
-    for j in range(X.shape[1]):
-        ref = np.sort(train[:, j])
-        x = X[:, j]
-        # one search among the distinct training values gives both counts:
-        # training values below x, and those at or below it
-        starts = np.flatnonzero(np.r_[True, ref[1:] != ref[:-1]])
-        distinct = ref[starts]
-        pos = np.searchsorted(distinct, x, side="left")
-        bounds = np.r_[starts, m]
-        below = bounds[pos]
-        hit = pos < distinct.size
-        hit[hit] = distinct[pos[hit]] == x[hit]
-        at_or_below = np.where(hit, bounds[np.minimum(pos + 1, distinct.size)], below)
-        u_l = neg_log[at_or_below]
-        u_r = neg_log[m - below]
-        skewed = u_l if sign[j] < 0 else u_r if sign[j] > 0 else u_l + u_r
-        yield j, u_l, u_r, skewed
-
-
-def _ecdf_model_scores(train: np.ndarray, X: np.ndarray) -> dict[str, np.ndarray]:
-    """ECOD and COPOD scores of X against ``train``, from one pass over the features."""
-    ecod = np.zeros(X.shape[0])
-    copod = np.zeros(X.shape[0])
-    for _, u_l, u_r, skewed in _tails(train, X):
-        ecod += np.maximum(np.maximum(u_l, u_r), skewed)
-        copod += np.maximum(skewed, (u_l + u_r) / 2)
-    return {"ecod": ecod, "copod": copod}
+def _run_model(model, X, fit_idx, members, cfg):
+    """Fit one pyod model on X[fit_idx]; return (scores of the fit set, scores of members)."""
+    det = _detector(model, cfg)
+    det.fit(X[fit_idx])
+    scored = np.concatenate(
+        [
+            det.decision_function(X[members[start : start + _SCORE_BATCH]])
+            for start in range(0, members.size, _SCORE_BATCH)
+        ]
+    ) if members.size else np.zeros(0)
+    return det.decision_scores_, scored
 
 
 def _tail_scores(train: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Per-feature ECOD tail scores of X against ``train`` (for the reasons)."""
-    out = np.empty(X.shape, dtype=np.float64)
-    for j, u_l, u_r, skewed in _tails(train, X):
-        out[:, j] = np.maximum(np.maximum(u_l, u_r), skewed)
-    return out
+    """Per-feature ECOD tail scores of X against ``train`` (for the reasons).
+
+    pyod's ECOD keeps the per-dimension outlier scores of its last call in
+    ``O``: the rows of X are the last ones.
+    """
+    from pyod.models.ecod import ECOD
+
+    det = ECOD()
+    det.fit(train)
+    det.decision_function(X)
+    return np.asarray(det.O)[-X.shape[0] :]
 
 
 def _evidence(
