@@ -599,25 +599,26 @@ def run_rules(
         .rechunk()  # one chunk per column: gathers from many chunks are several times slower
     )
     present = V.present_columns(base, kyc)
-    canon = base.lazy()
-    movements: pl.LazyFrame | None = None
+    runnable = [r for r in ruleset.rules if r.runs and not missing_columns(r, present)]
+    # Each view built once in memory (only the columns rules read) rather than
+    # re-derived by every rule's query; the movements hold twice the input's rows.
+    canon = base.lazy() if any(r.view == "transactions" for r in runnable) else None
+    movements = (
+        _movements_by_account(base) if any(r.view == "movements" for r in runnable) else None
+    )
+    del base  # held on only through the transactions view, when a rule reads it
 
     run = RuleRun(evidence=empty_evidence())
     views: dict[str, pl.LazyFrame] = {}
 
     def view_for(rule: Rule) -> pl.LazyFrame:
-        nonlocal movements
-        if rule.view == "transactions":
-            return canon
-        if movements is None:
-            # Built once in memory (twice the input's rows, only the columns rules
-            # read) rather than re-derived from the input by every rule's query.
-            movements = _movements_by_account(base)
-        if kyc is not None and needs_kyc(rule):
+        view = canon if rule.view == "transactions" else movements
+        assert view is not None  # built above for every rule that runs
+        if rule.view == "movements" and kyc is not None and needs_kyc(rule):
             if "kyc" not in views:
-                views["kyc"] = V.with_kyc(movements, kyc)
+                views["kyc"] = V.with_kyc(view, kyc)
             return views["kyc"]
-        return movements
+        return view
 
     queued: list[tuple[CompiledRule, pl.LazyFrame]] = []  # each rule and its view
     for rule in ruleset.rules:
