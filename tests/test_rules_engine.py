@@ -290,7 +290,7 @@ def test_unquoted_yaml_date_and_single_indicator_are_accepted(tmp_path):
 
 def test_rule_schema_is_valid_json_schema():
     jsonschema = pytest.importorskip("jsonschema")
-    from moneytrail.rules.jsonschema_lite import rule_schema
+    from moneytrail.rules.schema_check import rule_schema
 
     jsonschema.Draft202012Validator.check_schema(rule_schema())
     rule = yaml.safe_load((GOOD / "struct.yaml").read_text())

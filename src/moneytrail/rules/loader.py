@@ -24,7 +24,6 @@ from moneytrail.rules.compiler import (
     RuleFieldError,
     compile_rule,
 )
-from moneytrail.rules.jsonschema_lite import rule_schema, validate
 from moneytrail.rules.model import (
     DEFAULT_CONFIDENCE,
     DEFAULT_MAX_BENIGN_SHARE,
@@ -36,6 +35,7 @@ from moneytrail.rules.model import (
     RuleTest,
     Sequence,
 )
+from moneytrail.rules.schema_check import rule_schema, validate
 from moneytrail.rules.sql import placeholders, template_fields
 from moneytrail.rules.testdata import TestDataError, accounts_frame, transactions_frame
 
