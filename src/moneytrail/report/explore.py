@@ -90,7 +90,7 @@ def explore(
     evidence = evidence_rows(scan, dict.fromkeys(node_ids, "explore"), MAX_CASE_EVIDENCE,
                              catalogue)
     total = sum(e["total"] for e in edges)
-    stamps = [t["timestamp"] for t in txns if t.get("timestamp")]
+    stamps = [t[S.TIMESTAMP] for t in txns if t.get(S.TIMESTAMP)]
     header: dict[str, Any] = {
         "case_id": None,
         "score": None,
@@ -153,7 +153,7 @@ def _transactions(lf: pl.LazyFrame, txn_ids: list[str]) -> tuple[list[dict[str, 
 
 
 def _currency(txns: list[dict[str, Any]]) -> str:
-    found = {t.get("currency") for t in txns if t.get("currency")}
+    found = {t.get(S.CURRENCY) for t in txns if t.get(S.CURRENCY)}
     return found.pop() if len(found) == 1 else ""
 
 

@@ -136,7 +136,7 @@ def _anchor(text: str) -> str:
 
 def timeline(bundle: dict[str, Any], width: int = 920) -> dict[str, Any]:
     """i2-style timeline: one lane per account, each transaction a stroke between lanes."""
-    txns = [t for t in bundle["txns"] if t.get("timestamp")]
+    txns = [t for t in bundle["txns"] if t.get(S.TIMESTAMP)]
     lane_ids = [n["id"] for n in bundle["nodes"] if n["member"]]
     for t in txns:  # then the counterparties that appear most
         for end in (t["from"], t["to"]):
@@ -155,21 +155,21 @@ def timeline(bundle: dict[str, Any], width: int = 920) -> dict[str, Any]:
     if not txns:
         return {"width": width, "height": height, "left": left, "lanes": lanes, "marks": [],
                 "ticks": []}
-    stamps = [datetime.fromisoformat(t["timestamp"]) for t in txns]
+    stamps = [datetime.fromisoformat(t[S.TIMESTAMP]) for t in txns]
     t0, t1 = min(stamps), max(stamps)
     span = max((t1 - t0).total_seconds(), 1.0)
     plot_w = width - left - 20
-    max_amount = max(float(t["amount"] or 0) for t in txns) or 1.0
+    max_amount = max(float(t[S.AMOUNT] or 0) for t in txns) or 1.0
     marks = []
     for t, ts in zip(txns, stamps, strict=True):
         x = left + plot_w * (ts - t0).total_seconds() / span
         y1, y2 = lane_y.get(t["from"], other_y), lane_y.get(t["to"], other_y)
-        amount = float(t["amount"] or 0)
+        amount = float(t[S.AMOUNT] or 0)
         marks.append(
             {
                 "x": round(x, 1), "y1": y1, "y2": y2,
                 "r": round(2.5 + 4.5 * (amount / max_amount) ** 0.5, 1),
-                "colour": CHANNEL_COLOURS.get(t.get("channel") or "other", "#34495e"),
+                "colour": CHANNEL_COLOURS.get(t.get(S.CHANNEL) or "other", "#34495e"),
                 "title": _txn_title(t, labels),
             }
         )
@@ -185,14 +185,14 @@ def timeline(bundle: dict[str, Any], width: int = 920) -> dict[str, Any]:
 
 def _txn_title(t: dict[str, Any], labels: dict[str, str]) -> str:
     parts = [
-        str(t["timestamp"]).replace("T", " "),
+        str(t[S.TIMESTAMP]).replace("T", " "),
         f"{t['from']} → {t['to']}",
         f"{float(t['amount'] or 0):,.2f} {t.get('currency') or ''}".strip(),
     ]
     for key in ("channel", "merchant", "memo", "city"):
         if t.get(key):
             parts.append(str(t[key]))
-    parts.append(str(t["txn_id"]))
+    parts.append(str(t[S.TXN_ID]))
     return " · ".join(parts)
 
 

@@ -120,17 +120,17 @@ def entities(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for t in bundle["txns"]:
             for end in (t["from"], t["to"]):  # a payee the case links did not list
                 add_node({"id": end, "kind": "account", "member": False}, case_id, [])
-            pay_id = stable_id("payment", str(t["txn_id"]))
-            stamp = str(t.get("timestamp") or "")
+            pay_id = stable_id("payment", str(t[S.TXN_ID]))
+            stamp = str(t.get(S.TIMESTAMP) or "")
             out[pay_id] = _entity(
                 "Payment", pay_id,
                 payer=holder_of[t["from"]], payerAccount=account_of.get(t["from"]),
                 beneficiary=holder_of[t["to"]], beneficiaryAccount=account_of.get(t["to"]),
-                amount=f"{float(t['amount']):.2f}" if t.get("amount") is not None else None,
-                currency=t.get("currency") or bundle.get("currency"),
-                date=stamp[:10] or None, transactionNumber=t["txn_id"],
-                purpose=t.get("memo"),
-                summary=" ".join(x for x in (t.get("channel"), t.get("merchant")) if x) or None,
+                amount=f"{float(t['amount']):.2f}" if t.get(S.AMOUNT) is not None else None,
+                currency=t.get(S.CURRENCY) or bundle.get("currency"),
+                date=stamp[:10] or None, transactionNumber=t[S.TXN_ID],
+                purpose=t.get(S.MEMO),
+                summary=" ".join(x for x in (t.get(S.CHANNEL), t.get(S.MERCHANT)) if x) or None,
                 recordId=case_id or None,
             )
     return list(out.values())

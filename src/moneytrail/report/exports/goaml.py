@@ -193,8 +193,8 @@ def build_report(bundle: dict[str, Any], profile: dict[str, Any],
     if profile.get("action"):
         _sub(report, "action", str(profile["action"]).strip())
     max_txns = int(profile.get("max_transactions") or 1000)
-    txns = sorted(bundle["txns"], key=lambda t: -float(t.get("amount") or 0))[:max_txns]
-    for t in sorted(txns, key=lambda t: (str(t.get("timestamp")), str(t["txn_id"]))):
+    txns = sorted(bundle["txns"], key=lambda t: -float(t.get(S.AMOUNT) or 0))[:max_txns]
+    for t in sorted(txns, key=lambda t: (str(t.get(S.TIMESTAMP)), str(t[S.TXN_ID]))):
         _transaction(report, t, nodes, bundle, profile)
     indicators = indicator_codes(bundle, profile)
     if indicators:
@@ -206,16 +206,16 @@ def build_report(bundle: dict[str, Any], profile: dict[str, Any],
 
 def _transaction(report, t, nodes, bundle, profile) -> None:
     element = _sub(report, "transaction")
-    _sub(element, "transactionnumber", t["txn_id"])
+    _sub(element, "transactionnumber", t[S.TXN_ID])
     _sub(element, "internal_ref_number", bundle.get("case_id") or "")
     place = ", ".join(x for x in (t.get("city"), t.get("country")) if x)
     if place:
         _sub(element, "transaction_location", place)
-    description = " · ".join(x for x in (t.get("channel"), t.get("merchant"), t.get("memo")) if x)
+    description = " · ".join(x for x in (t.get(S.CHANNEL), t.get(S.MERCHANT), t.get(S.MEMO)) if x)
     if description:
         _sub(element, "transaction_description", description[:4000])
-    _sub(element, "date_transaction", t["timestamp"])
-    channel = t.get("channel") or "other"
+    _sub(element, "date_transaction", t[S.TIMESTAMP])
+    channel = t.get(S.CHANNEL) or "other"
     codes = profile["transmode_codes"]
     _sub(element, "transmode_code", codes.get(channel, codes.get("other", "O")))
     _sub(element, "amount_local", f"{float(t.get('amount') or 0):.2f}")
@@ -229,7 +229,7 @@ def _party(element, side: str, t, node, profile) -> None:
     my_client = bool(holder)  # the filer's own customers are the ones in its KYC table
     wrapper = _sub(element, f"t_{side}_my_client" if my_client else f"t_{side}")
     funds = profile["funds_codes"]
-    cash = (t.get("channel") == "cash") or account_id == S.CASH_NODE
+    cash = (t.get(S.CHANNEL) == "cash") or account_id == S.CASH_NODE
     _sub(wrapper, f"{side}_funds_code", funds.get("cash" if cash else "default", "A"))
     country = t.get(f"{side}_country") or holder.get(S.COUNTRY) or profile["country"]
     if account_id == S.CASH_NODE:
@@ -242,12 +242,12 @@ def _party(element, side: str, t, node, profile) -> None:
         _sub(account, "institution_name",
              profile["institution_name"] if my_client else (bank or "UNKNOWN"))
         _sub(account, "account", account_id)
-        if t.get("currency"):
-            _sub(account, "currency_code", t["currency"])
+        if t.get(S.CURRENCY):
+            _sub(account, "currency_code", t[S.CURRENCY])
         if holder.get(S.HOLDER_NAME):
             _sub(account, "account_name", holder[S.HOLDER_NAME])
-        elif t.get("merchant") and side == "to":
-            _sub(account, "account_name", t["merchant"])
+        elif t.get(S.MERCHANT) and side == "to":
+            _sub(account, "account_name", t[S.MERCHANT])
         if my_client:
             if holder.get(S.HOLDER_ID):
                 _sub(account, "client_number", holder[S.HOLDER_ID])

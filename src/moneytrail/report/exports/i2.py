@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from moneytrail import schema as S
 from moneytrail.report.exports._common import (
     is_victim,
     node_name,
@@ -62,21 +63,21 @@ def write(scan, bundles, out: Path, fmt: str = "i2", profile=None) -> list[Path]
             if node["member"]:
                 row["in_case"] = "yes"
         for t in bundle["txns"]:
-            stamp = str(t.get("timestamp") or "")
+            stamp = str(t.get(S.TIMESTAMP) or "")
             links.append({
                 "link_id": f"{case_id}:{t['txn_id']}",
                 "from_entity_id": t["from"],
                 "to_entity_id": t["to"],
                 "link_type": "Transaction",
                 "direction": "from->to",
-                "txn_id": t["txn_id"],
+                "txn_id": t[S.TXN_ID],
                 "date": stamp[:10],
                 "time": stamp[11:19],
-                "amount": t.get("amount"),
-                "currency": t.get("currency") or bundle.get("currency") or "",
-                "channel": t.get("channel") or "",
-                "merchant": safe_cell(t.get("merchant") or ""),
-                "memo": safe_cell(t.get("memo") or ""),
+                "amount": t.get(S.AMOUNT),
+                "currency": t.get(S.CURRENCY) or bundle.get("currency") or "",
+                "channel": t.get(S.CHANNEL) or "",
+                "merchant": safe_cell(t.get(S.MERCHANT) or ""),
+                "memo": safe_cell(t.get(S.MEMO) or ""),
                 "place": safe_cell(" ".join(x for x in (t.get("city"), t.get("country")) if x)),
                 "case_id": case_id,
             })

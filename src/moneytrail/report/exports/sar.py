@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from moneytrail import __version__
+from moneytrail import schema as S
 from moneytrail.report.exports._common import (
     file_stem,
     is_victim,
@@ -119,11 +120,11 @@ def narrative(bundle: dict[str, Any], created: str | None = None) -> str:
         ) + "."))
     # WHAT
     parts.append("WHAT")
-    channels = Counter(t.get("channel") or "unknown" for t in txns)
+    channels = Counter(t.get(S.CHANNEL) or "unknown" for t in txns)
     by_channel: dict[str, float] = {}
     for t in txns:
-        by_channel[t.get("channel") or "unknown"] = (
-            by_channel.get(t.get("channel") or "unknown", 0.0) + float(t.get("amount") or 0))
+        by_channel[t.get(S.CHANNEL) or "unknown"] = (
+            by_channel.get(t.get(S.CHANNEL) or "unknown", 0.0) + float(t.get(S.AMOUNT) or 0))
     what = (f"{n_txns:,} transactions totalling {_fmt(total)} {cur} moved among "
             f"{bundle.get('n_accounts')} accounts of the case and their counterparties.")
     if bundle.get("typologies"):
@@ -142,7 +143,7 @@ def narrative(bundle: dict[str, Any], created: str | None = None) -> str:
     parts.append(_para(f"From {bundle.get('window_start') or 'unknown'} to "
                        f"{bundle.get('window_end') or 'unknown'} (local time of each "
                        "transaction)."))
-    hours = [int(str(t["timestamp"])[11:13]) for t in txns if t.get("timestamp")]
+    hours = [int(str(t[S.TIMESTAMP])[11:13]) for t in txns if t.get(S.TIMESTAMP)]
     if hours:
         night = sum(1 for h in hours if h >= 22 or h < 6)
         if night:
@@ -153,8 +154,8 @@ def narrative(bundle: dict[str, Any], created: str | None = None) -> str:
     places = Counter(" ".join(x for x in (t.get("city"), t.get("country")) if x)
                      for t in txns if t.get("city") or t.get("country"))
     corridors = Counter(f"{t.get('from_country')} to {t.get('to_country')}" for t in txns
-                        if t.get("from_country") and t.get("to_country")
-                        and t.get("from_country") != t.get("to_country"))
+                        if t.get(S.FROM_COUNTRY) and t.get(S.TO_COUNTRY)
+                        and t.get(S.FROM_COUNTRY) != t.get(S.TO_COUNTRY))
     if places:
         parts.append(_para("Branches, ATMs and merchants: " + "; ".join(
             f"{p} ({n})" for p, n in places.most_common(MAX_LISTED)) + "."))
@@ -191,7 +192,7 @@ def narrative(bundle: dict[str, Any], created: str | None = None) -> str:
     parts.append("TOTALS AND RECORDS")
     parts.append(_para(
         f"Total value {_fmt(total)} {cur} in {n_txns:,} transactions. Supporting transaction "
-        "ids (first 40): " + ", ".join(str(t["txn_id"]) for t in txns[:40])
+        "ids (first 40): " + ", ".join(str(t[S.TXN_ID]) for t in txns[:40])
         + (". The full list is in cases.json of the scan." if n_txns > 40 else ".")
     ))
     return "\n\n".join(parts) + "\n"
