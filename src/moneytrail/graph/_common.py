@@ -50,6 +50,11 @@ def parse_window(value: str | timedelta, key: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def in_window(column: str, end: str, window: timedelta) -> pl.Expr:
+    """``column`` lies in the window ``(end - window, end]`` (windows look back)."""
+    return (pl.col(column) > pl.col(end) - window) & (pl.col(column) <= pl.col(end))
+
+
 def severity_expr(score: pl.Expr) -> pl.Expr:
     expr = pl.lit("low")
     for cut, name in reversed(_SEVERITY_CUTS):

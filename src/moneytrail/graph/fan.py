@@ -32,6 +32,7 @@ from moneytrail.graph._common import (
     TOTAL,
     N,
     gap_cv,
+    in_window,
 )
 
 DEG_ALL = "deg_all"
@@ -113,13 +114,12 @@ def detect_fan(
         .select(HUB, pl.col(FIRST_TS).alias("_end"))
     )
     members = firsts.join(best, on=HUB).filter(
-        (pl.col(FIRST_TS) > pl.col("_end") - window) & (pl.col(FIRST_TS) <= pl.col("_end"))
+        in_window(FIRST_TS, "_end", window)
     )
     fan_tx = (
         sparse.join(members.select(HUB, SPOKE, "_end"), on=[HUB, SPOKE])
         .filter(
-            (pl.col(S.TIMESTAMP) > pl.col("_end") - window)
-            & (pl.col(S.TIMESTAMP) <= pl.col("_end"))
+            in_window(S.TIMESTAMP, "_end", window)
         )
         .collect()
     )

@@ -14,7 +14,7 @@ from datetime import timedelta
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import HUB, MEMBERS, ONE_OFF, ROLES, N, temporal_prune
+from moneytrail.graph._common import HUB, MEMBERS, ONE_OFF, ROLES, N, in_window, temporal_prune
 
 _START = "start"
 _CUR = "cur"
@@ -280,11 +280,10 @@ def detect_funnels(
     )
     if best.height == 0:
         return pl.DataFrame()
-    in_window = (
+    windowed = (
         flows.join(best.lazy().select(HUB, pl.col(S.TIMESTAMP).alias("_end")), on=HUB)
         .filter(
-            (pl.col(S.TIMESTAMP) > pl.col("_end") - window)
-            & (pl.col(S.TIMESTAMP) <= pl.col("_end"))
+            in_window(S.TIMESTAMP, "_end", window)
         )
         .group_by(HUB)
         .agg(
@@ -302,7 +301,7 @@ def detect_funnels(
         )
         .collect()
     )
-    inst = best.join(in_window, on=HUB).sort(HUB)
+    inst = best.join(windowed, on=HUB).sort(HUB)
     score = (
         0.3
         + 0.3 * (1 - 0.5 ** (pl.col("_n_src") / min_sources))

@@ -21,7 +21,7 @@ import networkx as nx
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import HUB, MEMBERS, ONE_OFF, ROLES, SPOKE, TOTAL, N
+from moneytrail.graph._common import HUB, MEMBERS, ONE_OFF, ROLES, SPOKE, TOTAL, N, in_window
 
 _K = "mid"
 _T1 = "t1"
@@ -193,7 +193,7 @@ def detect_gather_scatter(
         .select(HUB, pl.col(S.TIMESTAMP).alias("_end"))
     )
     members = events.join(best, on=HUB).filter(
-        (pl.col(S.TIMESTAMP) > pl.col("_end") - window) & (pl.col(S.TIMESTAMP) <= pl.col("_end"))
+        in_window(S.TIMESTAMP, "_end", window)
     )
     txn_in = sparse.join(
         members.filter(pl.col(_KIND) == 1).select(
@@ -224,8 +224,7 @@ def detect_gather_scatter(
     txns = (
         pl.concat([txn_in, txn_out])
         .filter(
-            (pl.col(S.TIMESTAMP) > pl.col("_end") - window)
-            & (pl.col(S.TIMESTAMP) <= pl.col("_end"))
+            in_window(S.TIMESTAMP, "_end", window)
         )
         .group_by(HUB)
         .agg(
