@@ -391,3 +391,18 @@ def test_new_payers_arriving_like_clockwork_are_a_fan_in():
     rows = background() + [(f"P{i}", "HUB", 600 + 13 * i, 24 * i) for i in range(12)]
     ev = detect_patterns(frame(rows)).evidence
     assert members(ev, "fan_in") == {"HUB"} | {f"P{i}" for i in range(12)}
+
+
+def test_instance_ids_do_not_depend_on_row_order():
+    """Cases and reports link accounts by instance id: the same export in another
+    row order must give the same ids to the same members."""
+    rows = background() + [
+        (f"P{i}", f"H{h}", 400 + i, 24 * h + i) for h in range(3) for i in range(8)
+    ] + [("A", "B", 1000, 72), ("B", "C", 980, 96), ("C", "A", 960, 120)]
+    first = frame(rows).collect()
+    shuffled = first.sample(fraction=1.0, shuffle=True, seed=3).lazy()
+    key = [S.EV_CODE, S.EV_ACCOUNT, S.EV_INSTANCE]
+    a = detect_patterns(first.lazy()).evidence.select(key).sort(key)
+    b = detect_patterns(shuffled).evidence.select(key).sort(key)
+    assert a.height > 0 and a[S.EV_INSTANCE].n_unique() > 1
+    assert a.equals(b)

@@ -250,7 +250,16 @@ def to_evidence(instances: pl.DataFrame, code: str, prefix: str) -> pl.DataFrame
                 S.EV_REASON: pl.String,
             }
         )
-    frame = instances.with_row_index("_i", offset=1).with_columns(
+    # Detectors hand over instances in whatever order their group-bys left
+    # them; numbering in a fixed order keeps instance ids the same run to run.
+    frame = instances.sort(
+        pl.col(MEMBERS).list.first(),
+        S.EV_WINDOW_START,
+        pl.col(S.EV_TXN_IDS).list.first(),
+        pl.col(MEMBERS).list.join(","),
+        nulls_last=True,
+    )
+    frame = frame.with_row_index("_i", offset=1).with_columns(
         pl.format(f"{prefix}{{}}", pl.col("_i").cast(pl.String).str.zfill(5)).alias(S.EV_INSTANCE),
         pl.col(S.EV_SCORE).clip(0.0, 1.0),
     )
