@@ -153,6 +153,7 @@ def worker_scan(path: str, outdir: str) -> dict:
     return {
         "seconds": seconds,
         "timings": manifest.get("timings", {}),
+        "stage_peak_rss_mb": manifest.get("peak_rss_mb", {}),
         "counts": manifest.get("counts", {}),
     }
 
@@ -178,7 +179,9 @@ def _run_worker(args: list[str]) -> dict:
 def _worker_main(args: list[str]) -> None:
     kind, *rest = args
     result = worker_bare(*rest) if kind == "bare" else worker_scan(*rest)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     print(json.dumps(result))
 
 
@@ -245,18 +248,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"## Speed ({stamp}; {machine})\n")
     print(
         "| rows | accounts | CSV MB | bare pass s | bare peak MB | scan s | scan / bare | "
-        "scan peak MB | s per M rows |"
+        "scan CPU s | scan peak MB | s per M rows |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         scan, bare = row["scan"], row["bare"]
         print(
             f"| {row['rows']:,} | {scan['counts'].get('accounts_scored', '–')} | "
             f"{row['file_mb']:.0f} | {bare['seconds']:.1f} | {_f(bare['peak_rss_mb'], 0)} | "
-            f"{scan['seconds']:.1f} | {row['ratio']:.1f}x | {_f(scan['peak_rss_mb'], 0)} | "
+            f"{scan['seconds']:.1f} | {row['ratio']:.1f}x | {_f(scan.get('cpu_seconds'))} | "
+            f"{_f(scan['peak_rss_mb'], 0)} | "
             f"{scan['seconds'] / (row['rows'] / 1e6):.2f} |"
         )
-    stages = sorted({name for row in rows for name in row["scan"]["timings"]})
+    # pipeline order, as the manifest lists them
+    stages = list(dict.fromkeys(name for row in rows for name in row["scan"]["timings"]))
     if stages:
         print("\nScan time per stage (s, from the manifest):\n")
         print("| rows | " + " | ".join(stages) + " |")
@@ -264,6 +269,14 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             timings = row["scan"]["timings"]
             cells = [_f(timings.get(name), 2) for name in stages]
+            print(f"| {row['rows']:,} | " + " | ".join(cells) + " |")
+        # ru_maxrss is a high-water mark: the stage where it jumps set the peak.
+        print("\nPeak RSS by the end of each stage (MB, from the manifest):\n")
+        print("| rows | " + " | ".join(stages) + " |")
+        print("|---|" + "---|" * len(stages))
+        for row in rows:
+            peaks = row["scan"].get("stage_peak_rss_mb", {})
+            cells = [_f(peaks.get(name), 0) for name in stages]
             print(f"| {row['rows']:,} | " + " | ".join(cells) + " |")
     if len(rows) > 1:
         first, last = rows[0], rows[-1]

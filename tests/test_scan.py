@@ -89,6 +89,10 @@ def test_manifest_accounts_for_every_row(scanned, export):
     assert manifest["rules"]["ran"] and not manifest["rules"]["broken"]
     assert set(manifest["timings"]) >= {"ingest", "features", "rules", "patterns", "outliers",
                                         "scoring", "cases", "write"}
+    # peak memory per stage: a high-water mark, so it never falls from one stage to the next
+    peaks = [manifest["peak_rss_mb"][name] for name in manifest["timings"]]
+    assert len(peaks) == len(manifest["timings"]) and peaks[0] > 0
+    assert peaks == sorted(peaks)
     assert manifest["counts"]["transactions"] == pl.read_parquet(
         outdir / S.TRANSACTIONS_FILE).height
     assert "rules run" in result.output

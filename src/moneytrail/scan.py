@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import resource
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,11 +55,23 @@ class ScanResult:
     notices: list[str] = field(default_factory=list)
 
 
+def _peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MB (Linux kB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
 class _Stages:
-    """Times each stage and tells the caller when one starts and ends."""
+    """Times each stage, notes the peak memory reached by its end, and tells the
+    caller when one starts and ends.
+
+    The peak is a high-water mark of the whole process: the stage where it
+    jumps is the one that set it.
+    """
 
     def __init__(self, on_stage: Callable[[str, float | None], None] | None):
         self.timings: dict[str, float] = {}
+        self.peak_rss_mb: dict[str, float] = {}
         self._on_stage = on_stage
 
     @contextmanager
@@ -67,6 +81,7 @@ class _Stages:
         start = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - start, 3)
+        self.peak_rss_mb[name] = _peak_rss_mb()
         if self._on_stage:
             self._on_stage(name, self.timings[name])
 
@@ -197,6 +212,7 @@ def run_scan(
             "quarantined": ingested.quarantine.height,
         },
         "timings": stage.timings,
+        "peak_rss_mb": stage.peak_rss_mb,
         "notices": notices,
     }
 
@@ -212,20 +228,21 @@ def run_scan(
         (outdir / S.CASES_FILE).write_text(
             json.dumps({"cases": cases}, indent=1, default=str), encoding="utf-8"
         )
-    _write_manifest(outdir, manifest, stage.timings)
+    _write_manifest(outdir, manifest, stage)
 
     if report:
         from moneytrail.report import write_report  # the report stack loads only when used
 
         with stage("report"):
             write_report(outdir)
-        _write_manifest(outdir, manifest, stage.timings)
+        _write_manifest(outdir, manifest, stage)
 
     return ScanResult(outdir, ingested, scores, alerts, evidence, cases, manifest, notices)
 
 
-def _write_manifest(outdir: Path, manifest: dict[str, Any], timings: dict[str, float]) -> None:
-    manifest["timings"] = dict(timings)
+def _write_manifest(outdir: Path, manifest: dict[str, Any], stage: _Stages) -> None:
+    manifest["timings"] = dict(stage.timings)
+    manifest["peak_rss_mb"] = dict(stage.peak_rss_mb)
     (outdir / S.MANIFEST_FILE).write_text(
         json.dumps(manifest, indent=1, default=str), encoding="utf-8"
     )
