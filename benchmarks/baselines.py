@@ -89,6 +89,25 @@ def _ecod():
 isolation_forest_baseline = _baseline(_iforest)
 ecod_baseline = _baseline(_ecod)
 
+def alert_structure_ceiling(alert_transactions, accounts: pl.Series) -> pl.DataFrame:
+    """Not a detector: the ranking of someone who already knows every alert's transactions.
+
+    AMLSim writes laundering alerts (is_sar=True) and legitimate look-alike alerts
+    (is_sar=False) with the same generator and the same parameters, and some members of
+    an alert never take part in its transactions. An account scores 1 when it takes part
+    in any alert transaction, SAR or not, else 0: the best a method that sees structure
+    but not the labels could do. Its average precision bounds what detection from
+    transactions alone can reach on such a set.
+    """
+    frame = pl.read_csv(alert_transactions, infer_schema=False)
+    involved = pl.concat([frame.get_column("orig_acct"), frame.get_column("bene_acct")]).unique()
+    ids = accounts.cast(pl.String).unique().sort()
+    raw = ids.is_in(involved.implode()).cast(pl.Float64).to_numpy()
+    return _scores_frame(ids, raw)
+
+
+CEILING = "ceiling: knows every alert's transactions"
+
 BASELINES: dict[str, Callable[..., pl.DataFrame]] = {
     "iforest(in/out counts+sums)": isolation_forest_baseline,
     "ecod(in/out counts+sums)": ecod_baseline,

@@ -107,6 +107,11 @@ def test_case_best_core_rank_ignores_victims():
     assert cases["c2"]["best_core_rank"] == 5
     assert ev.case_summary["cases_with_core_in_top_k"]["3"] == 1
     assert ev.case_summary["worst_best_core_rank"] == 5
+    # ranks: v1 (positive, victim) 1, x 2, ctrl 3, y 4, buyer 5. Unlabelled accounts
+    # above ctrl: x; above buyer: x and y. The victim is a find, not a false alarm.
+    assert cases["c1"]["false_alarms_ahead"] == 1
+    assert cases["c2"]["false_alarms_ahead"] == 2
+    assert ev.case_summary["cases_with_under_20_false_alarms_ahead"] == 2
 
 
 def test_rank_taken_from_risk_when_scores_have_no_rank_column():

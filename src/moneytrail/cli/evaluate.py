@@ -93,13 +93,19 @@ def render(ev: Evaluation, all_cases: bool = False) -> None:
             f"{_num(summary['median_best_core_rank'], 0)}; worst "
             f"{_num(summary['worst_best_core_rank'])}; unranked {summary['cases_unranked']}"
         )
+        out.print(
+            f"Cases reached with fewer than 20 unlabelled accounts ranked above their best core "
+            f"account: {summary['cases_with_under_20_false_alarms_ahead']} of "
+            f"{summary['n_cases']} (median {_num(summary['median_false_alarms_ahead'], 0)})"
+        )
         shown = ev.cases[::-1] if all_cases else ev.cases[::-1][:SHOWN_CASES]
         worst = Table(
             title="Rank of each case's best core account"
             + ("" if all_cases else f" (worst {SHOWN_CASES}; --all-cases for every case)"),
             title_justify="left",
         )
-        for name in ("case", "typology", "accounts", "best core rank", "account", "role"):
+        for name in ("case", "typology", "accounts", "best core rank", "unlabelled above",
+                     "account", "role"):
             worst.add_column(name)
         for case in shown:
             worst.add_row(
@@ -107,6 +113,7 @@ def render(ev: Evaluation, all_cases: bool = False) -> None:
                 case["typology"],
                 str(case["n_accounts"]),
                 _num(case["best_core_rank"]),
+                _num(case["false_alarms_ahead"]),
                 case["best_core_account"] or "–",
                 case["best_core_role"] or "–",
             )
