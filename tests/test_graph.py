@@ -93,6 +93,20 @@ def test_time_respecting_cycle_is_found_once_and_out_of_order_loop_is_not():
     assert "cycle" not in set(ev[S.EV_CODE])
 
 
+def test_cycle_drift_limit_compares_with_the_larger_amount():
+    # More comes back than went out (a simulator clamping amounts, a top-up on the
+    # way): still a loop under the default limit of 1.0, which accepts any.
+    grows = [("A", "B", 400, 0), ("B", "C", 500, 24), ("C", "A", 960, 48)]
+    ev = detect_patterns(frame(background() + grows)).evidence
+    cyc = ev.filter(pl.col(S.EV_CODE) == "cycle")
+    assert set(cyc[S.EV_ACCOUNT]) == {"A", "B", "C"}
+    assert "240% of the first amount returned" in cyc[S.EV_REASON][0]
+    # a tight limit keeps only loops whose amounts come back nearly whole
+    params = {**DEFAULTS, "cycle_max_amount_drift": 0.2}
+    ev = detect_patterns(frame(background() + grows), settings=params).evidence
+    assert "cycle" not in set(ev[S.EV_CODE])
+
+
 def test_cycle_outside_window_is_not_found():
     slow = [("A", "B", 1000, 0), ("B", "C", 990, 24 * 20), ("C", "A", 980, 24 * 45)]
     ev = detect_patterns(frame(background() + slow)).evidence

@@ -85,8 +85,9 @@ DEFAULTS: dict[str, Any] = {
     "scheduled_min_transfers": 8,
     "scheduled_max_gap_cv": 0.1,
     # cycle: longest loop searched (accounts), round-trip window, and the
-    # largest relative difference between the first and the returning amount
-    # (1.0 accepts any; fees and skimming make real loops lose a little).
+    # largest relative difference between the first and the returning amount,
+    # over the larger of the two (1.0 accepts any; fees and skimming make real
+    # loops lose a little).
     "cycle_max_length": 6,
     "cycle_window": "30d",
     "cycle_max_amount_drift": 1.0,

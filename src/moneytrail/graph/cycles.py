@@ -148,9 +148,11 @@ def detect_cycles(
     cycles = cycles.with_columns(pl.col(_TXNS).list.sort().list.join(",").alias(_KEY)).unique(
         _KEY, keep="first"
     )
-    drift = (pl.col(_AMTS).list.first() - pl.col(_AMTS).list.last()).abs() / pl.col(
-        _AMTS
-    ).list.first()
+    # Relative difference of the first and the returning amount, over the larger
+    # of the two: 0 when the money comes back whole, at most 1 (so a limit of 1.0
+    # accepts every loop, also one that brings back more than it sent).
+    first, last = pl.col(_AMTS).list.first(), pl.col(_AMTS).list.last()
+    drift = (first - last).abs() / pl.max_horizontal(first, last)
     cycles = cycles.with_columns(drift.alias("_drift")).filter(pl.col("_drift") <= max_amount_drift)
     # Several cycles through the same accounts (repeated rounds) are one instance.
     cycles = (
@@ -166,6 +168,10 @@ def detect_cycles(
             pl.col(_TLAST).max().alias(S.EV_WINDOW_END),
             pl.col("_drift").min(),
             pl.col(_AMTS).list.first().sum().alias(TOTAL),
+            (pl.col(_AMTS).list.last() / pl.col(_AMTS).list.first())
+            .sort_by("_drift")
+            .first()
+            .alias("_returned"),
             pl.len().alias("_rounds"),
         )
         .sort(_KEY)
@@ -194,6 +200,6 @@ def detect_cycles(
             length,
             pl.col(_PATH).list.join(" → "),
             (span_days.round(0) + 1).cast(pl.Int64),
-            pl.format("{}%", ((1 - pl.col("_drift")) * 100).round(0).cast(pl.Int64)),
+            pl.format("{}%", (pl.col("_returned") * 100).round(0).cast(pl.Int64)),
         ).alias(S.EV_REASON),
     )
