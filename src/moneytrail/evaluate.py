@@ -23,7 +23,13 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from moneytrail import schema as S
 from moneytrail.errors import InputError
-from moneytrail.labels import LOOKALIKE_GROUP, NON_CORE_ROLES, Labels, read_labels
+from moneytrail.labels import (
+    LOOKALIKE_GROUP,
+    NON_CORE_ROLES,
+    Labels,
+    read_labels,
+    require_parsed,
+)
 
 __all__ = [
     "DEFAULT_KS",
@@ -130,15 +136,7 @@ def read_scores(path: str | Path) -> pl.DataFrame:
         if name not in raw.columns:
             continue
         cast = raw.get_column(name).cast(dtype, strict=False)
-        bad = (cast.is_null() & raw.get_column(name).is_not_null()).arg_true()
-        if bad.len():
-            row = int(bad[0])
-            raise InputError(
-                f"not a number: {raw.get_column(name)[row]!r}",
-                file=str(path),
-                row=row + 1,
-                column=name,
-            )
+        require_parsed(raw.get_column(name), cast, path, "not a number")
         raw = raw.with_columns(cast)
     return raw
 

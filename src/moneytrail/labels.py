@@ -240,16 +240,16 @@ def _parse_bool(df: pl.DataFrame, column: str, path: Path) -> pl.Series:
         default=None,
         return_dtype=pl.Boolean,
     )
-    bad = (value.is_null() & text.is_not_null()).arg_true()
+    require_parsed(df.get_column(column), value, path, "not a true/false value")
+    return value.fill_null(False)
+
+
+def require_parsed(raw: pl.Series, parsed: pl.Series, path: Path, what: str) -> None:
+    """Raise an InputError naming the first row whose text did not parse (null after)."""
+    bad = (parsed.is_null() & raw.is_not_null()).arg_true()
     if bad.len():
         row = int(bad[0])
-        raise InputError(
-            f"not a true/false value: {df.get_column(column)[row]!r}",
-            file=str(path),
-            row=row + 1,
-            column=column,
-        )
-    return value.fill_null(False)
+        raise InputError(f"{what}: {raw[row]!r}", file=str(path), row=row + 1, column=raw.name)
 
 
 def _positives_frame(df: pl.DataFrame) -> pl.DataFrame:
