@@ -269,6 +269,34 @@ def test_derived_txn_ids_and_duplicates_across_files(tmp_path):
     assert (bad[S.Q_FILE], bad[S.Q_ROW], bad[S.Q_REASON]) == (str(two), 1, "duplicate txn_id")
 
 
+def test_streamed_to_parquet_equals_in_memory(tmp_path):
+    """`ingest(..., out=)` writes the same accepted rows, quarantine and counts, and
+    leaves no staging file behind."""
+    with_ids = (
+        CANONICAL_HEADER
+        + "T1,2024-01-01 00:00:00,5,USD,A,B,card\n"
+        + "T2,2024-01-01 01:00:00,-3,USD,A,B,card\n"
+        + "T1,2024-01-02 00:00:00,6,USD,B,C,wire\n"
+    )
+    one = write(tmp_path / "one.csv", with_ids)
+    files = [FIX / "mixed_bad.csv", one]
+    in_memory = ingest(files)
+    out = tmp_path / "scan" / "transactions.parquet"
+    streamed = ingest(files, out=out)
+    assert isinstance(streamed.transactions, pl.LazyFrame)
+    table = streamed.transactions.collect()
+    assert table.equals(in_memory.transactions)
+    assert pl.read_parquet(out).equals(in_memory.transactions)
+    assert streamed.quarantine.equals(in_memory.quarantine)
+    assert streamed.files == in_memory.files
+    assert streamed.rows_accepted == table.height == 3
+    # T1 of one.csv repeats T1 of mixed_bad.csv; T2 there is quarantined twice over
+    assert streamed.quarantine.filter(pl.col(S.Q_FILE) == str(one))[S.Q_REASON].to_list() == [
+        "duplicate txn_id", "amount not positive", "duplicate txn_id"
+    ]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["transactions.parquet"]
+
+
 # --------------------------------------------------------------------------
 # readers
 # --------------------------------------------------------------------------

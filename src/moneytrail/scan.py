@@ -118,13 +118,20 @@ def run_scan(
         scoring_settings["top_k"] = top_k
 
     with stage("ingest"):
-        ingested = ingest(list(inputs), profile=profile, accounts=accounts, progress=progress)
+        # The canonical table goes straight to OUTDIR (streaming): every detector
+        # scans that file for the columns it reads, none holds the whole table.
+        ingested = ingest(
+            list(inputs),
+            profile=profile,
+            accounts=accounts,
+            progress=progress,
+            out=outdir / S.TRANSACTIONS_FILE,
+        )
         notices.extend(ingested.notices)
-    transactions = ingested.transactions
     kyc = ingested.accounts
     # Ground truth travels with the canonical table for `evaluate`; no
     # detector ever sees it.
-    detect = transactions.lazy().drop(S.LABEL_COLUMNS)
+    detect = ingested.transactions.lazy().drop(S.LABEL_COLUMNS)
 
     with stage("features"):
         features = account_features(detect, kyc, feature_settings)
@@ -204,7 +211,7 @@ def run_scan(
             "cases": case_settings,
         },
         "counts": {
-            "transactions": transactions.height,
+            "transactions": ingested.rows_accepted,
             "accounts_scored": scores.height,
             "evidence": evidence.height,
             "alerts": alerts.height,
@@ -221,7 +228,6 @@ def run_scan(
         alerts.write_csv(outdir / S.ALERTS_FILE)
         evidence.write_parquet(outdir / S.EVIDENCE_FILE)
         ingested.quarantine.write_csv(outdir / S.QUARANTINE_FILE)
-        transactions.write_parquet(outdir / S.TRANSACTIONS_FILE)
         if kyc is not None:
             kyc.write_parquet(outdir / S.ACCOUNTS_FILE)
         features.frame.write_parquet(outdir / S.FEATURES_FILE)

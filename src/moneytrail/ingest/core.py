@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -22,6 +24,11 @@ from moneytrail.ingest.convert import (
 )
 from moneytrail.ingest.profiles import Profile, detect_profile, load_profile
 from moneytrail.ingest.readers import Source, is_encoding_error, open_source, valid_utf8
+
+T = TypeVar("T")
+
+# Internal: a row's position in the validated table (never written out).
+_POSITION = "__mt_position"
 
 # Inputs smaller than this finish before a progress display would help.
 PROGRESS_MIN_BYTES = 20_000_000
@@ -40,7 +47,13 @@ class FileCount:
 
 @dataclass
 class IngestResult:
-    transactions: pl.DataFrame
+    """What ``ingest`` read.
+
+    ``transactions`` is the accepted canonical table: in memory (DataFrame), or, when
+    ``ingest(..., out=PATH)`` wrote it, a LazyFrame scanning that Parquet file.
+    """
+
+    transactions: pl.DataFrame | pl.LazyFrame
     accounts: pl.DataFrame | None
     quarantine: pl.DataFrame
     files: list[FileCount]
@@ -56,6 +69,11 @@ class IngestResult:
     def rows_quarantined(self) -> int:
         return sum(f.quarantined for f in self.files)
 
+    @property
+    def rows_accepted(self) -> int:
+        """Accepted transactions (the height of ``transactions``)."""
+        return sum(f.accepted for f in self.files if f.kind == "transactions")
+
     def write(
         self,
         out_parquet: str | Path,
@@ -63,7 +81,11 @@ class IngestResult:
         accounts_parquet: str | Path | None = None,
     ) -> None:
         """Write the canonical table (and the quarantine / accounts when asked)."""
-        _write(lambda p: self.transactions.write_parquet(p), out_parquet)
+        table = self.transactions
+        if isinstance(table, pl.LazyFrame):
+            _write(lambda p: table.sink_parquet(p), out_parquet)
+        else:
+            _write(lambda p: table.write_parquet(p), out_parquet)
         if quarantine_csv is not None:
             _write(lambda p: self.quarantine.write_csv(p), quarantine_csv)
         if accounts_parquet is not None and self.accounts is not None:
@@ -106,14 +128,18 @@ def _unique_labels(paths: Sequence[str]) -> list[str]:
     return labels
 
 
-def _collect(frames: list[pl.LazyFrame], compiled, sources: list[Source]) -> list[pl.DataFrame]:
+def _run(action: Callable[[pl.LazyFrame], T], compiled, sources: list[Source]) -> T:
+    """``action`` on the files' frames concatenated, with the read errors handled.
+
+    Bytes that are not UTF-8 past the sampled rows: the files at fault are read again
+    with undecodable bytes replaced (and a notice). Any other failure is raised as an
+    InputError naming the file at fault.
+    """
     try:
-        return pl.collect_all(frames)
+        return action(pl.concat([c.frame for c in compiled], how="vertical"))
     except (pl.exceptions.PolarsError, OSError) as first:
         failure = first
     if is_encoding_error(failure):
-        # bytes that are not UTF-8 past the sampled rows: find the files and
-        # read them again with undecodable bytes replaced
         redo = [
             i
             for i, src in enumerate(sources)
@@ -126,12 +152,11 @@ def _collect(frames: list[pl.LazyFrame], compiled, sources: list[Source]) -> lis
                 again = compile_source(lossy, comp.profile, comp.table, comp.label)
                 again.notices.append(lossy_notice(lossy.path))
                 compiled[i], sources[i] = again, lossy
-            frames = [pl.concat([c.frame for c in compiled], how="vertical")]
-            return _collect(frames, compiled, sources)
+            return _run(action, compiled, sources)
     # Find the file at fault so the message can name it.
     for src, comp in zip(sources, compiled, strict=True):
         try:
-            comp.frame.collect()
+            action(comp.frame)
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise InputError(
                 f"cannot read the file: {first_error_line(exc)}",
@@ -167,31 +192,42 @@ def _quarantine_view(frame: pl.LazyFrame, file_col: str, row_col: str) -> pl.Laz
     )
 
 
-def _mark_duplicates(table: pl.DataFrame, key: str, reason: str) -> pl.DataFrame:
+def _mark_duplicates(table: pl.LazyFrame, key: str, reason: str) -> pl.LazyFrame:
     """Quarantine every otherwise good row whose key an earlier row already has.
 
     The earlier row may itself be quarantined for another reason: the id was
-    taken either way. Keys are compared by hash first (cheap on millions of
-    strings); only rows whose hash repeats are compared exactly.
+    taken either way. Keys are compared by hash first (one cheap pass that holds
+    only the hashes); only rows whose hash repeats are read again and compared
+    exactly.
     """
-    keys = table.get_column(key)
-    hashed = keys.hash()
+    hashed = table.select(pl.col(key).hash()).collect(engine="streaming").to_series()
     if hashed.n_unique() == hashed.len():  # no repeated hash: no duplicate
         return table
     candidates = hashed.is_duplicated().arg_true()
-    repeated = candidates.filter(~keys.gather(candidates).is_first_distinct())
-    repeat = pl.repeat(False, table.height, dtype=pl.Boolean, eager=True).scatter(repeated, True)
-    flag = pl.lit(repeat) & pl.col(REASON).is_null()
-    return table.with_columns(
-        pl.when(flag).then(pl.lit(reason)).otherwise(pl.col(REASON)).alias(REASON),
-        pl.when(flag).then(pl.lit(key)).otherwise(pl.col(QCOLUMN)).alias(QCOLUMN),
-        pl.when(flag).then(pl.col(key)).otherwise(pl.col(QVALUE)).alias(QVALUE),
+    del hashed
+    rows = (
+        table.select(key)
+        .with_row_index(_POSITION)
+        .filter(pl.col(_POSITION).is_in(candidates.implode()))
+        .collect()
+    )
+    repeated = rows.filter(~pl.col(key).is_first_distinct()).get_column(_POSITION)
+    flag = pl.col(_POSITION).is_in(repeated.implode()) & pl.col(REASON).is_null()
+    return (
+        table.with_row_index(_POSITION)
+        .with_columns(
+            pl.when(flag).then(pl.lit(reason)).otherwise(pl.col(REASON)).alias(REASON),
+            pl.when(flag).then(pl.lit(key)).otherwise(pl.col(QCOLUMN)).alias(QCOLUMN),
+            pl.when(flag).then(pl.col(key)).otherwise(pl.col(QVALUE)).alias(QVALUE),
+        )
+        .drop(_POSITION)
     )
 
 
-def _fill_missing_ids(table: pl.DataFrame, paths: list[str], labels: list[str]) -> pl.DataFrame:
+def _fill_missing_ids(table: pl.LazyFrame, paths: list[str], labels: list[str]) -> pl.LazyFrame:
     """``<file stem>:<row>`` for rows whose export gave no txn_id."""
-    if table.get_column(S.TXN_ID).null_count() == 0:
+    missing = table.select(pl.col(S.TXN_ID).null_count()).collect(engine="streaming").item()
+    if missing == 0:
         return table
     label_of = dict(zip(paths, labels, strict=True))
     label = pl.col(S.SOURCE_FILE).replace_strict(
@@ -201,16 +237,8 @@ def _fill_missing_ids(table: pl.DataFrame, paths: list[str], labels: list[str]) 
     return table.with_columns(pl.col(S.TXN_ID).fill_null(derived))
 
 
-def _split(table: pl.DataFrame, file_col: str, row_col: str, columns: list[str]):
-    """(accepted rows with `columns`, quarantine table) of a validated frame."""
-    bad = table.get_column(REASON).is_not_null()
-    if not bad.any():  # the usual case: no copy of the table
-        return table.select(columns), _quarantine_view(
-            table.head(0).lazy(), file_col, row_col
-        ).collect()
-    accepted = table.filter(~bad).select(columns)
-    quarantine = _quarantine_view(table.filter(bad).lazy(), file_col, row_col).collect()
-    return accepted, quarantine
+def _accepted(table: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    return table.filter(pl.col(REASON).is_null()).select(columns)
 
 
 def ingest(
@@ -218,6 +246,7 @@ def ingest(
     profile: str | Path | Profile | None = None,
     accounts: str | Path | None = None,
     progress: bool = False,
+    out: str | Path | None = None,
 ) -> IngestResult:
     """Read exports into the canonical transaction table; bad rows go to quarantine.
 
@@ -225,6 +254,11 @@ def ingest(
     profile from its header. Several files are concatenated; every row keeps its
     source file and row. Fatal problems (missing file or columns, empty file, no
     fitting profile) raise InputError naming the file.
+
+    ``out``: write the accepted canonical table to this Parquet file and return
+    ``transactions`` as a LazyFrame scanning it. Rows are validated with polars'
+    streaming engine and staged on disk next to ``out``, so memory stays bounded
+    whatever the input's size. Without ``out`` the table is returned in memory.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -266,37 +300,29 @@ def ingest(
         comp = compile_source(src, prof, "transactions", label)
         compiled.append(comp)
 
-    combined = pl.concat([c.frame for c in compiled], how="vertical")
-    # One collection; ids and duplicates are finished on the collected frame,
-    # where a duplicate-free column (the usual case) costs one hash pass.
-    with _status(progress, path_list, "ingesting"):
-        (table,) = _collect([combined], compiled, sources)
-    notices.extend(n for comp in compiled for n in comp.notices)
-    table = _fill_missing_ids(table, path_list, labels)
-    if any(prof.transactions.columns.get(S.TXN_ID) for prof in profiles):
-        table = _mark_duplicates(table, S.TXN_ID, "duplicate txn_id")
-    transactions, quarantine = _split(
-        table, S.SOURCE_FILE, S.SOURCE_ROW, list(S.TRANSACTION_SCHEMA)
-    )
-    # rows read per file; the quarantined ones are counted on the (small) quarantine
-    if len(set(path_list)) == 1:
-        read = {path_list[0]: table.height}
-    else:
-        read = dict(table.get_column(S.SOURCE_FILE).value_counts().iter_rows())
-    rejected = dict(quarantine.get_column(S.Q_FILE).value_counts().iter_rows())
-    by_file = {path: {"read": n, "quarantined": rejected.get(path, 0)} for path, n in read.items()}
-    files: list[FileCount] = []
-    for path in dict.fromkeys(path_list):
-        row = by_file.get(path)
-        if row is None or row["read"] == 0:
-            raise InputError(
-                "has a header but no data rows",
-                file=path,
-                hint="export again, or leave this file out",
-            )
-        files.append(
-            FileCount(path, row["read"], row["read"] - row["quarantined"], row["quarantined"])
+    # Every row is validated once, streaming, into a staging file; ids, duplicates,
+    # the split into accepted rows and quarantine, and the counts are read from it.
+    staging_dir = Path(out).parent if out is not None else None
+    if staging_dir is not None:
+        staging_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".moneytrail-ingest-", dir=staging_dir) as tmp:
+        staged = Path(tmp) / "validated.parquet"
+        with _status(progress, path_list, "ingesting"):
+            _run(lambda frame: frame.sink_parquet(staged, engine="streaming"), compiled, sources)
+        notices.extend(n for comp in compiled for n in comp.notices)
+        table = _fill_missing_ids(pl.scan_parquet(staged), path_list, labels)
+        if any(prof.transactions.columns.get(S.TXN_ID) for prof in profiles):
+            table = _mark_duplicates(table, S.TXN_ID, "duplicate txn_id")
+        quarantine = _quarantine_view(table, S.SOURCE_FILE, S.SOURCE_ROW).collect(
+            engine="streaming"
         )
+        files = _file_counts(pl.scan_parquet(staged), quarantine, path_list)
+        accepted = _accepted(table, list(S.TRANSACTION_SCHEMA))
+        if out is None:
+            transactions: pl.DataFrame | pl.LazyFrame = accepted.collect(engine="streaming")
+        else:
+            _write(lambda p: accepted.sink_parquet(p, engine="streaming"), out)
+            transactions = pl.scan_parquet(out)
 
     account_table = None
     if accounts is not None:
@@ -318,6 +344,30 @@ def ingest(
         detected=chosen is None,
         notices=notices,
     )
+
+
+def _file_counts(
+    table: pl.LazyFrame, quarantine: pl.DataFrame, path_list: list[str]
+) -> list[FileCount]:
+    """Rows read, accepted and quarantined per file (the quarantine is the small side)."""
+    if len(path_list) == 1:  # the row count is in the Parquet metadata
+        read = {path_list[0]: table.select(pl.len()).collect().item()}
+    else:
+        read = dict(
+            table.group_by(S.SOURCE_FILE).agg(pl.len()).collect(engine="streaming").iter_rows()
+        )
+    rejected = dict(quarantine.get_column(S.Q_FILE).value_counts().iter_rows())
+    files: list[FileCount] = []
+    for path in dict.fromkeys(path_list):
+        n = read.get(path, 0)
+        if n == 0:
+            raise InputError(
+                "has a header but no data rows",
+                file=path,
+                hint="export again, or leave this file out",
+            )
+        files.append(FileCount(path, n, n - rejected.get(path, 0), rejected.get(path, 0)))
+    return files
 
 
 def _accounts_notices(count: FileCount) -> list[str]:
@@ -345,10 +395,11 @@ def _read_accounts(path, chosen: Profile | None, txn_profiles: Sequence[Profile]
         raise _no_profile_error(src, "accounts")
     comp = compile_source(src, profile, "accounts", file_label(src.path))
     compiled = [comp]
-    (frame,) = _collect([comp.frame], compiled, [src])
+    frame = _run(lambda f: f.collect(), compiled, [src]).lazy()
     notices = compiled[0].notices
     frame = _mark_duplicates(frame, S.ACCOUNT_ID, "duplicate account_id")
-    table, quarantine = _split(frame, S.Q_FILE, S.Q_ROW, list(S.ACCOUNT_SCHEMA))
+    quarantine = _quarantine_view(frame, S.Q_FILE, S.Q_ROW).collect()
+    table = _accepted(frame, list(S.ACCOUNT_SCHEMA)).collect()
     if table.height + quarantine.height == 0:
         raise InputError("has a header but no data rows", file=src.path)
     count = FileCount(
