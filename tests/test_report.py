@@ -14,6 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 from fixtures.report.outdir import (
@@ -29,10 +30,11 @@ from fixtures.report.outdir import (
 from moneytrail import schema as S
 from moneytrail.cli import main
 from moneytrail.errors import InputError
-from moneytrail.report import explore, write_report
+from moneytrail.report import explore, scan_in_memory, write_report
 from moneytrail.report import html as report_html
 from moneytrail.report.assets import safe_json
-from moneytrail.report.casedata import focus
+from moneytrail.report.casedata import case_bundles, focus
+from moneytrail.report.scan_output import load_scan
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
@@ -127,6 +129,56 @@ def test_big_cases_are_cut_for_the_chart_and_the_page_says_so():
     assert all(e["from"] in kept and e["to"] in kept for e in cut["edges"])
     small = {"nodes": members[:3], "edges": edges[:2]}
     assert focus(small, 100)["nodes"] == members[:3]
+
+
+def test_bundles_cut_while_built_equal_full_bundles_cut_afterwards(tmp_path):
+    # the report builds only the accounts a chart keeps; what it shows must be
+    # what cutting the full bundle gives, and the page must still count them all
+    outdir = make_outdir(tmp_path / "scan")
+    doc = json.loads((outdir / S.CASES_FILE).read_text(encoding="utf-8"))
+    ring = doc["cases"][0]
+    members = [a["account_id"] for a in ring["accounts"]]
+    ring["links"] = ring["links"] + [
+        {"from": members[i % len(members)], "to": f"X{i}", "n": 1, "total": float(1 + i % 37),
+         "first": None, "last": None}
+        for i in range(400)
+    ]
+    (outdir / S.CASES_FILE).write_text(json.dumps(doc), encoding="utf-8")
+    scan = load_scan(outdir)
+    full = case_bundles(scan, scan.cases, 50, 50)
+    cut = case_bundles(scan, scan.cases, 50, 50, max_nodes=30)
+    assert cut == [focus(b, 30) for b in full]
+    assert cut[0]["n_nodes_total"] == len(full[0]["nodes"]) > len(cut[0]["nodes"])
+    assert cut[0]["n_edges_total"] == len(ring["links"])
+
+
+def test_report_from_the_scan_in_memory_equals_the_report_read_back(tmp_path):
+    from moneytrail.rules import default_rules_dir, load_rules
+    from moneytrail.scan import run_scan
+    from moneytrail.synth import generate
+
+    generate(tmp_path / "export", n_accounts=500, days=45, seed=5)
+    outdir = tmp_path / "scan"
+    done = run_scan([tmp_path / "export" / "transactions.csv"], outdir,
+                    accounts=tmp_path / "export" / "accounts.csv", report=False, progress=False)
+    assert len(done.cases) >= 3
+    read_back = write_report(outdir).read_bytes()
+    pictures = {p.name: p.read_bytes() for p in (outdir / report_html.PICTURES_DIR).iterdir()}
+    # rows in another order: ties between equal amounts or scores must not change the page
+    transactions = done.ingested.transactions  # held, or lazily over the written file
+    if isinstance(transactions, pl.LazyFrame):
+        transactions = transactions.collect()
+    shuffled = transactions.sample(fraction=1.0, shuffle=True, seed=3)
+    held = scan_in_memory(
+        outdir, manifest=done.manifest, cases=done.cases, scores=done.scores,
+        alerts=done.alerts, evidence=done.evidence.sample(fraction=1.0, shuffle=True, seed=4),
+        transactions=shuffled, accounts=done.ingested.accounts,
+        quarantine_rows=done.ingested.quarantine.height,
+        rules=load_rules(default_rules_dir()).rules,
+    )
+    assert write_report(outdir, scan=held).read_bytes() == read_back
+    assert {p.name: p.read_bytes()
+            for p in (outdir / report_html.PICTURES_DIR).iterdir()} == pictures
 
 
 def test_report_of_a_missing_scan_is_one_clear_error(tmp_path):

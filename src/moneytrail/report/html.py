@@ -18,7 +18,7 @@ import polars as pl
 from moneytrail import __version__
 from moneytrail import schema as S
 from moneytrail.report import assets
-from moneytrail.report.casedata import case_bundles, focus
+from moneytrail.report.casedata import case_bundles
 from moneytrail.report.scan_output import ScanOutput, load_scan
 
 PICTURES_DIR = "report_files"  # beside report.html: printable PNGs
@@ -219,20 +219,25 @@ def score_distribution(scores: pl.DataFrame, bins: int = 20) -> dict[str, Any]:
     }
 
 
-def write_report(outdir: Path, top_cases: int = 20) -> Path:
-    """Write OUTDIR/report.html (and the PNGs in OUTDIR/report_files/)."""
+def write_report(outdir: Path, top_cases: int = 20, scan: ScanOutput | None = None) -> Path:
+    """Write OUTDIR/report.html (and the PNGs in OUTDIR/report_files/).
+
+    ``scan`` is the scan's output when the caller holds it already (see
+    :func:`moneytrail.report.scan_in_memory`); otherwise it is read from OUTDIR.
+    """
     from moneytrail.report import pictures
 
     outdir = Path(outdir)
-    scan = load_scan(outdir)
+    if scan is None:
+        scan = load_scan(outdir)
     top = scan.cases[: max(0, top_cases)]
     catalogue = scan.rule_catalogue()
-    bundles = case_bundles(scan, top, MAX_CASE_TXNS, MAX_CASE_EVIDENCE, catalogue)
+    bundles = case_bundles(scan, top, MAX_CASE_TXNS, MAX_CASE_EVIDENCE, catalogue,
+                           max_nodes=MAX_CHART_NODES)
     picture_dir = outdir / PICTURES_DIR
     histogram = pictures.score_histogram(scan.scores, picture_dir / "score_histogram.png")
     views = []
-    for full in bundles:
-        bundle = focus(full, MAX_CHART_NODES)
+    for bundle in bundles:
         png = pictures.case_network(bundle, picture_dir / f"{_anchor(bundle['case_id'])}.png")
         views.append(case_view(bundle, f"{PICTURES_DIR}/{png.name}"))
     context = summary_context(scan, catalogue)

@@ -3,6 +3,9 @@
 Everything downstream of the scan (report, explore, exports) reads the OUTDIR
 through :func:`load_scan`, so a missing or broken file is one clear
 :class:`InputError`, and the big tables (transactions, evidence) stay lazy.
+:func:`scan_in_memory` gives the same view of what a running scan still holds,
+so its report need not read back (and parse, and hold twice) what it has just
+written.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class ScanOutput:
     transactions: pl.LazyFrame
     accounts: pl.LazyFrame | None
     quarantine_rows: int
+    # rule objects by id when the caller has them loaded already
+    catalogue: dict[str, Any] | None = None
 
     @property
     def currency(self) -> str:
@@ -42,6 +47,8 @@ class ScanOutput:
 
     def rule_catalogue(self) -> dict[str, Any]:
         """Rule metadata by code, or {} when the rules cannot be loaded."""
+        if self.catalogue is not None:
+            return dict(self.catalogue)
         rules_dir = (self.manifest.get("rules") or {}).get("dir")
         return load_rule_catalogue(rules_dir)
 
@@ -68,12 +75,97 @@ def _catalogue(folder: str | None) -> tuple[tuple[str, Any], ...]:
 
 
 def load_scan(outdir: str | Path) -> ScanOutput:
+    outdir = _existing(outdir)
+    manifest = _load_manifest(outdir)
+    cases = _load_cases(outdir)
+    scores = _load_scores(outdir)
+    return ScanOutput(
+        outdir=outdir,
+        manifest=manifest,
+        cases=cases,
+        scores=scores,
+        alerts=_load_alerts(outdir, scores),
+        evidence=_load_evidence(outdir),
+        transactions=_load_transactions(outdir),
+        accounts=_load_accounts(outdir),
+        quarantine_rows=_quarantine_rows(outdir),
+    )
+
+
+def scan_in_memory(
+    outdir: str | Path,
+    *,
+    manifest: dict[str, Any] | None = None,
+    cases: list[dict[str, Any]] | None = None,
+    scores: pl.DataFrame | None = None,
+    alerts: pl.DataFrame | None = None,
+    evidence: pl.DataFrame | None = None,
+    transactions: pl.DataFrame | None = None,
+    accounts: pl.DataFrame | None = None,
+    quarantine_rows: int | None = None,
+    rules: list[Any] | None = None,
+) -> ScanOutput:
+    """The OUTDIR as :func:`load_scan` reads it back, from what a scan holds.
+
+    What is not given is read from the OUTDIR, which the scan has written
+    (``accounts=None`` reads accounts.parquet when there is one). Types are
+    made what reading the files back gives, so the report is the same
+    either way. ``rules`` are the loaded rule objects (anything with an ``id``).
+    """
+    outdir = _existing(outdir)
+    if manifest is not None:  # small; JSON-native once round-tripped as the file was
+        manifest = json.loads(json.dumps(manifest, default=str))
+    scores = _as_read_back(scores) if scores is not None else _load_scores(outdir)
+    return ScanOutput(
+        outdir=outdir,
+        manifest=manifest if manifest is not None else _load_manifest(outdir),
+        cases=cases if cases is not None else _load_cases(outdir),
+        scores=scores,
+        alerts=_as_read_back(alerts) if alerts is not None else _load_alerts(outdir, scores),
+        evidence=evidence.lazy() if evidence is not None else _load_evidence(outdir),
+        transactions=(
+            transactions.lazy() if transactions is not None else _load_transactions(outdir)
+        ),
+        accounts=accounts.lazy() if accounts is not None else _load_accounts(outdir),
+        quarantine_rows=(
+            int(quarantine_rows) if quarantine_rows is not None else _quarantine_rows(outdir)
+        ),
+        catalogue={rule.id: rule for rule in rules} if rules is not None else None,
+    )
+
+
+_SCORE_STRINGS = (S.SC_ACCOUNT, S.SC_ROLE, S.SC_CODES, S.SC_REASONS, S.SC_LEVEL, S.SC_CASE)
+_SCORE_NUMBERS = ((S.SC_RISK, pl.Float64), (S.SC_RANK, pl.Int64), (S.SC_N_EVIDENCE, pl.Int64))
+
+
+def _as_read_back(frame: pl.DataFrame) -> pl.DataFrame:
+    """Scores or alerts typed as reading scores.csv / alerts.csv types them."""
+    casts = [
+        pl.col(name).cast(pl.String)
+        for name, dtype in frame.schema.items()
+        # CSV has no categories: those read back as text
+        if name in _SCORE_STRINGS or isinstance(dtype, pl.Categorical | pl.Enum)
+    ]
+    casts += [pl.col(name).cast(dtype, strict=False)
+              for name, dtype in _SCORE_NUMBERS if name in frame.columns]
+    return frame.with_columns(casts)
+
+
+def _existing(outdir: str | Path) -> Path:
     outdir = Path(outdir)
     if not outdir.is_dir():
         raise InputError("scan output folder not found", file=str(outdir), hint=_RUN_SCAN_HINT)
+    return outdir
+
+
+def _load_manifest(outdir: Path) -> dict[str, Any]:
     manifest = _read_json(outdir / S.MANIFEST_FILE)
     if not isinstance(manifest, dict):
         raise InputError("manifest is not a JSON object", file=str(outdir / S.MANIFEST_FILE))
+    return manifest
+
+
+def _load_cases(outdir: Path) -> list[dict[str, Any]]:
     cases_doc = _read_json(outdir / S.CASES_FILE)
     cases = cases_doc.get("cases") if isinstance(cases_doc, dict) else None
     if not isinstance(cases, list):
@@ -83,47 +175,49 @@ def load_scan(outdir: str | Path) -> ScanOutput:
     for i, case in enumerate(cases, 1):
         if not isinstance(case, dict) or "case_id" not in case:
             raise InputError(f"case number {i} has no case_id", file=str(outdir / S.CASES_FILE))
-    scores = _read_scores(outdir / S.SCORES_FILE, S.SCORE_COLUMNS)
+    return cases
+
+
+def _load_scores(outdir: Path) -> pl.DataFrame:
+    return _read_scores(outdir / S.SCORES_FILE, S.SCORE_COLUMNS)
+
+
+def _load_alerts(outdir: Path, scores: pl.DataFrame) -> pl.DataFrame:
     alerts_path = outdir / S.ALERTS_FILE
-    alerts = (
-        _read_scores(alerts_path, (*S.SCORE_COLUMNS, S.SC_CASE))
-        if alerts_path.exists()
-        else scores.head(0).with_columns(pl.lit(None, pl.String).alias(S.SC_CASE))
-    )
+    if alerts_path.exists():
+        return _read_scores(alerts_path, (*S.SCORE_COLUMNS, S.SC_CASE))
+    return scores.head(0).with_columns(pl.lit(None, pl.String).alias(S.SC_CASE))
+
+
+def _load_transactions(outdir: Path) -> pl.LazyFrame:
     transactions = _scan_parquet(outdir / S.TRANSACTIONS_FILE, S.REQUIRED_TRANSACTION_COLUMNS)
-    tx_names = transactions.collect_schema().names()
-    if S.TXN_ID not in tx_names:
+    if S.TXN_ID not in transactions.collect_schema().names():
         raise InputError(
             "transactions have no txn_id column",
             file=str(outdir / S.TRANSACTIONS_FILE),
             column=S.TXN_ID,
             hint=_RUN_SCAN_HINT,
         )
-    evidence = _scan_parquet(outdir / S.EVIDENCE_FILE, (S.EV_ACCOUNT, S.EV_CODE, S.EV_REASON))
-    accounts_path = outdir / S.ACCOUNTS_FILE
-    accounts = (
-        _scan_parquet(accounts_path, S.REQUIRED_ACCOUNT_COLUMNS) if accounts_path.exists() else None
-    )
-    quarantine_path = outdir / S.QUARANTINE_FILE
-    quarantine_rows = 0
-    if quarantine_path.exists():
-        try:
-            quarantine_rows = pl.scan_csv(quarantine_path, infer_schema=False).select(
-                pl.len()
-            ).collect().item()
-        except pl.exceptions.PolarsError:
-            quarantine_rows = 0
-    return ScanOutput(
-        outdir=outdir,
-        manifest=manifest,
-        cases=cases,
-        scores=scores,
-        alerts=alerts,
-        evidence=evidence,
-        transactions=transactions,
-        accounts=accounts,
-        quarantine_rows=quarantine_rows,
-    )
+    return transactions
+
+
+def _load_evidence(outdir: Path) -> pl.LazyFrame:
+    return _scan_parquet(outdir / S.EVIDENCE_FILE, (S.EV_ACCOUNT, S.EV_CODE, S.EV_REASON))
+
+
+def _load_accounts(outdir: Path) -> pl.LazyFrame | None:
+    path = outdir / S.ACCOUNTS_FILE
+    return _scan_parquet(path, S.REQUIRED_ACCOUNT_COLUMNS) if path.exists() else None
+
+
+def _quarantine_rows(outdir: Path) -> int:
+    path = outdir / S.QUARANTINE_FILE
+    if not path.exists():
+        return 0
+    try:
+        return pl.scan_csv(path, infer_schema=False).select(pl.len()).collect().item()
+    except pl.exceptions.PolarsError:
+        return 0
 
 
 def _read_json(path: Path) -> Any:
@@ -141,17 +235,7 @@ def _read_scores(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
     if not path.exists():
         raise InputError("missing from the scan output", file=str(path), hint=_RUN_SCAN_HINT)
     try:
-        df = pl.read_csv(
-            path,
-            schema_overrides={
-                S.SC_ACCOUNT: pl.String,
-                S.SC_ROLE: pl.String,
-                S.SC_CODES: pl.String,
-                S.SC_REASONS: pl.String,
-                S.SC_LEVEL: pl.String,
-                S.SC_CASE: pl.String,
-            },
-        )
+        df = pl.read_csv(path, schema_overrides=dict.fromkeys(_SCORE_STRINGS, pl.String))
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"cannot read as CSV: {exc}", file=str(path)) from None
     missing = [c for c in columns if c not in df.columns]
@@ -159,11 +243,7 @@ def _read_scores(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
         raise InputError(
             "missing column(s) " + ", ".join(missing), file=str(path), column=missing[0]
         )
-    return df.with_columns(
-        pl.col(S.SC_RISK).cast(pl.Float64, strict=False),
-        pl.col(S.SC_RANK).cast(pl.Int64, strict=False),
-        pl.col(S.SC_N_EVIDENCE).cast(pl.Int64, strict=False),
-    )
+    return df.with_columns(pl.col(name).cast(dtype, strict=False) for name, dtype in _SCORE_NUMBERS)
 
 
 def _scan_parquet(path: Path, required: tuple[str, ...]) -> pl.LazyFrame:
