@@ -60,7 +60,7 @@ def test_scores_cover_every_account_and_evidence_fits_the_schema():
     res = detect_outliers(feats)
     assert res.scores.height == feats.height
     assert set(res.scores[S.ACCOUNT_ID]) == set(feats[S.ACCOUNT_ID])
-    for col in ("ecod_score", "copod_score", "hbos_score", "iforest_score", SCORE):
+    for col in [f"{m}_score" for m in DEFAULTS["models"]] + [SCORE]:
         assert res.scores[col].is_finite().all()
     assert sorted(res.scores[RANK]) == list(range(1, feats.height + 1))
     assert evidence_frame(res.evidence).height == res.evidence.height
@@ -109,7 +109,9 @@ def test_bad_settings_are_params_errors():
         detect_outliers(accounts(), settings={"combine": "median"})
     with pytest.raises(ParamsError):
         detect_outliers(accounts(), settings={"top_k": -1})
-    assert set(DEFAULTS["models"]) == {"ecod", "copod", "hbos", "iforest"}
+    assert set(DEFAULTS["models"]) == {"ecod", "hbos", "iforest"}
+    every = detect_outliers(accounts(), settings={"models": ["ecod", "copod", "hbos", "iforest"]})
+    assert "copod_score" in every.scores.columns
 
 
 def test_degenerate_inputs():
@@ -151,8 +153,8 @@ def test_accounts_are_compared_with_their_peer_group():
 def test_models_are_pyods_and_scoring_in_batches_changes_nothing_for_row_wise_models(
     monkeypatch,
 ):
-    """Every model is a pyod detector fitted on the sample; HBOS and IForest score
-    each row on its own, so batching the members cannot change their scores."""
+    """HBOS and IForest are pyod detectors fitted on the sample; they score each
+    row on its own, so batching the members cannot change their scores."""
     from pyod.models.hbos import HBOS
     from pyod.models.iforest import IForest
 
@@ -164,11 +166,38 @@ def test_models_are_pyods_and_scoring_in_batches_changes_nothing_for_row_wise_mo
     every = np.arange(n)
     sample = np.sort(rng.choice(n, 400, replace=False))
     cfg = {**DEFAULTS, "iforest_trees": 50}
-    fitted, scored = outliers._run_model("iforest", X, sample, every, cfg)
+    fitted, scored = outliers._run_model("iforest", X, sample, every, every, cfg)
     direct = IForest(n_estimators=50, random_state=cfg["seed"]).fit(X[sample])
     assert np.allclose(scored, direct.decision_function(X))
     assert np.allclose(fitted, direct.decision_scores_)
     monkeypatch.setattr(outliers, "_SCORE_BATCH", 128)
-    _, batched = outliers._run_model("hbos", X, sample, every, cfg)
+    _, batched = outliers._run_model("hbos", X, sample, every, every, cfg)
     whole = HBOS(n_bins=int(cfg["hbos_bins"])).fit(X[sample]).decision_function(X)
     assert np.allclose(batched, whole)
+
+
+@pytest.mark.parametrize("model", ["ecod", "copod"])
+def test_ecod_and_copod_fitted_one_feature_at_a_time_give_pyods_scores(model):
+    """ECOD and COPOD add per-feature tail scores: fitting them feature by feature
+    on the pool gives the scores of pyod's model fitted on the whole matrix."""
+    from pyod.models.copod import COPOD
+    from pyod.models.ecod import ECOD
+
+    import moneytrail.outliers as outliers
+
+    rng = np.random.default_rng(11)
+    n = 2000
+    X = np.column_stack(
+        [rng.lognormal(size=n), rng.integers(0, 4, n).astype(float), -rng.exponential(size=n)]
+    )
+    every = np.arange(n)
+    some = np.sort(rng.choice(n, 300, replace=False))
+    sample = np.sort(rng.choice(n, 500, replace=False))  # not used by these models
+    whole = (ECOD if model == "ecod" else COPOD)().fit(X).decision_scores_
+    fitted, scored = outliers._run_model(model, X, sample, every, every, DEFAULTS)
+    assert np.allclose(fitted, whole, rtol=0, atol=1e-9)
+    assert np.allclose(scored, whole, rtol=0, atol=1e-9)
+    # members of a small peer group scored against everyone: their rows of the pool's fit
+    fitted, scored = outliers._run_model(model, X, sample, some, every, DEFAULTS)
+    assert np.allclose(fitted, whole, rtol=0, atol=1e-9)
+    assert np.allclose(scored, whole[some], rtol=0, atol=1e-9)
