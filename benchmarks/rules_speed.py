@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             .collect()
             .rechunk()
         )
-        movements = _movements_by_account(base)
+        movements, _ = _movements_by_account(base)
         with_kyc = V.with_kyc(movements, V.canonical_accounts(accounts))
         timings = []
         for rule in ruleset.rules:

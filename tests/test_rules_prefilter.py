@@ -209,8 +209,15 @@ def test_sorted_movements_are_the_movements_view():
     from moneytrail.rules import views as V
 
     base = V.canonical(random_transactions(5, n=500)).collect()
-    built = compiler._movements_by_account(base).collect()
+    assert base[S.MEMO].null_count() == base.height  # an empty column becomes a literal
+    view, nulls = compiler._movements_by_account(base.lazy())
+    built = view.collect()
     plain = V.movements_view(base.lazy()).collect()
+    assert nulls == {compiler._HEIGHT: base.height, **base.null_count().row(0, named=True)}
+    # the same columns and values; the direction is an Enum of its two words
+    assert built.columns == plain.columns
+    assert built.schema[V.DIRECTION] == pl.Enum([V.DIRECTION_IN, V.DIRECTION_OUT])
+    built = built.with_columns(pl.col(V.DIRECTION).cast(pl.String))
     assert built.schema == plain.schema
     key = [S.TXN_ID, V.DIRECTION]
     assert built.sort(key).equals(plain.sort(key))

@@ -130,9 +130,17 @@ def base_columns(rules_columns: set[str]) -> list[str]:
 
 def present_columns(base: pl.DataFrame, accounts: pl.LazyFrame | None) -> set[str]:
     """Columns that hold at least one value (an all-null column counts as missing)."""
-    present = {name for name in base.columns if base[name].null_count() < base.height}
-    if base.height == 0:  # nothing to judge by: no rule is skipped, none can fire
-        present = set(base.columns)
+    nulls = {name: base[name].null_count() for name in base.columns}
+    return present_by_nulls(nulls, base.height, accounts)
+
+
+def present_by_nulls(
+    null_counts: dict[str, int], height: int, accounts: pl.LazyFrame | None
+) -> set[str]:
+    """``present_columns`` from each base column's null count and the row count."""
+    present = {name for name, nulls in null_counts.items() if nulls < height}
+    if height == 0:  # nothing to judge by: no rule is skipped, none can fire
+        present = set(null_counts)
     present |= {ACCOUNT, COUNTERPARTY, DIRECTION}
     if accounts is not None:
         kyc_names = list(KYC_COLUMNS)
