@@ -132,15 +132,22 @@ def test_scored_accounts_leave_out_cash_and_merchants():
             (S.CASH_NODE, "A", 100, 3),
             ("C", "MIXED", 10, 4),  # card with MCC ...
             ("D", "MIXED", 10, 5),  # ... and a p2p transfer: not a merchant
+            ("C", "REFUNDS", 15, 6),  # card with MCC, but it sends money back
+            ("REFUNDS", "C", 15, 7),
         ],
         **{
-            S.CHANNEL: ["card", "card", "p2p", "cash", "card", "p2p"],
-            S.MCC: [5411, 5411, None, None, 5411, None],
+            S.CHANNEL: ["card", "card", "p2p", "cash", "card", "p2p", "card", "p2p"],
+            S.MCC: [5411, 5411, None, None, 5411, None, 5411, None],
         },
     )
     got = scored_accounts(lf).collect().get_column(S.ACCOUNT_ID).to_list()
-    assert got == ["A", "B", "C", "D", "MIXED"]
-    assert account_features(lf).frame.get_column(S.ACCOUNT_ID).to_list() == got
+    assert got == ["A", "B", "C", "D", "MIXED", "REFUNDS"]
+    fr = account_features(lf)
+    assert fr.frame.get_column(S.ACCOUNT_ID).to_list() == got
+    # a merchant is not scored, but stays a counterparty of the accounts paying it
+    a = row(fr, "A")
+    assert (a["out_count"], a["out_counterparties"], a["out_total"]) == (2, 2, 30)
+    assert row(fr, "B")["in_counterparties"] == 1 and row(fr, "B")["out_count"] == 1
 
 
 def test_basket_shares_from_mcc_and_channel():

@@ -148,7 +148,7 @@ def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
         .with_row_index(_ACC)
         .collect()
     )
-    legs = _legs(valid, nodes, present).collect()
+    legs = _legs(valid, nodes, present)
     legs_lf = legs.lazy()
     parts: list[pl.LazyFrame] = [
         _basic(legs_lf, present, cfg, has_time_of_day, notices, desc),
@@ -167,13 +167,8 @@ def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
     out = frames[0]
     for f in frames[1:]:
         out = out.join(f, on=_ACC, how="left")
-    # Merchants (nodes that only ever receive card rows with an MCC) are not scored.
-    out = (
-        out.filter(~pl.col("_merchant"))
-        .join(nodes, on=_ACC, how="inner")
-        .drop(_ACC, "_merchant")
-        .sort(S.ACCOUNT_ID)
-    )
+    # Merchants have no legs of their own (see _legs), so they have no row here.
+    out = out.join(nodes, on=_ACC, how="inner").drop(_ACC).sort(S.ACCOUNT_ID)
 
     first_seen = out.select(S.ACCOUNT_ID, "_first_seen")
     out = out.drop("_first_seen")
@@ -262,11 +257,13 @@ def _hashed(column: pl.Expr) -> pl.Expr:
     return pl.when(column.is_not_null()).then(column.hash())
 
 
-def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.LazyFrame:
+def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.DataFrame:
     """Each transaction as an outgoing leg of its sender and an incoming leg of its receiver.
 
     Sorted by account, then time (to the second), then inflows before outflows,
     with the per-leg columns the aggregates share. Place names are kept as hashes.
+    CASH and merchants (nodes that are never scored) have no legs of their own;
+    they stay the counterparties of the legs of the accounts that deal with them.
     """
     keep = [pl.col(S.TIMESTAMP), pl.col(S.AMOUNT)]
     keep += [pl.col(c) for c in (S.CHANNEL, S.MCC) if present[c]]
@@ -274,34 +271,47 @@ def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.LazyFra
         _hashed(pl.col(c)).alias(c) for c in (S.LOCATION_CITY, S.LOCATION_COUNTRY) if present[c]
     ]
     none = pl.lit(None, pl.UInt64)
-    out_country = _hashed(pl.col(S.TO_COUNTRY)) if present[S.TO_COUNTRY] else none
-    in_country = _hashed(pl.col(S.FROM_COUNTRY)) if present[S.FROM_COUNTRY] else none
     codes = nodes.lazy()
-    coded = valid.join(
-        codes.rename({S.ACCOUNT_ID: S.FROM_ACCOUNT, _ACC: "_from"}), on=S.FROM_ACCOUNT
-    ).join(codes.rename({S.ACCOUNT_ID: S.TO_ACCOUNT, _ACC: "_to"}), on=S.TO_ACCOUNT)
-    out_legs = coded.select(
-        pl.col("_from").alias(_ACC),
-        pl.col("_to").alias(_CP),
-        pl.lit(False).alias(_IN),
-        *keep,
-        out_country.alias(_CP_COUNTRY),
-    )
-    in_legs = coded.select(
-        pl.col("_to").alias(_ACC),
-        pl.col("_from").alias(_CP),
-        pl.lit(True).alias(_IN),
-        *keep,
-        in_country.alias(_CP_COUNTRY),
+    # Coded and hashed once, in memory: both legs of a transaction read these columns
+    # (as one lazy query the engine joined and hashed the input once per leg).
+    coded = (
+        valid.join(codes.rename({S.ACCOUNT_ID: S.FROM_ACCOUNT, _ACC: "_from"}), on=S.FROM_ACCOUNT)
+        .join(codes.rename({S.ACCOUNT_ID: S.TO_ACCOUNT, _ACC: "_to"}), on=S.TO_ACCOUNT)
+        .select(
+            "_from",
+            "_to",
+            *keep,
+            (_hashed(pl.col(S.TO_COUNTRY)) if present[S.TO_COUNTRY] else none).alias("_to_c"),
+            (_hashed(pl.col(S.FROM_COUNTRY)) if present[S.FROM_COUNTRY] else none).alias("_from_c"),
+        )
+        .collect()
     )
     cash = nodes.filter(pl.col(S.ACCOUNT_ID) == S.CASH_NODE).get_column(_ACC)
     cash_code = cash[0] if cash.len() else None
+    not_scored = _merchants(coded, nodes.height, present)
+    if cash_code is not None:
+        not_scored.append(cash_code)
+    common = coded.columns[2 : 2 + len(keep)]
+    out_legs = coded.lazy().select(
+        pl.col("_from").alias(_ACC),
+        pl.col("_to").alias(_CP),
+        pl.lit(False).alias(_IN),
+        *common,
+        pl.col("_to_c").alias(_CP_COUNTRY),
+    )
+    in_legs = coded.lazy().select(
+        pl.col("_to").alias(_ACC),
+        pl.col("_from").alias(_CP),
+        pl.lit(True).alias(_IN),
+        *common,
+        pl.col("_from_c").alias(_CP_COUNTRY),
+    )
     is_cash_cp = (pl.col(_CP) == cash_code) if cash_code is not None else pl.lit(False)
     if present[S.CHANNEL]:
         is_cash_cp = is_cash_cp | (pl.col(S.CHANNEL) == "cash").fill_null(False)
     legs = pl.concat([out_legs, in_legs])
-    if cash_code is not None:
-        legs = legs.filter(pl.col(_ACC) != cash_code)
+    if not_scored:
+        legs = legs.filter(~pl.col(_ACC).is_in(pl.Series(not_scored, dtype=pl.UInt32).implode()))
     # One integer sort key (a multi-column sort costs several times more):
     # account, second since the first transaction, outflow after inflow.
     stride = int(present["_t_max"]) - int(present["_t_min"]) + 1
@@ -318,7 +328,7 @@ def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.LazyFra
     same_account = pl.col(_ACC) == pl.col(_ACC).shift(1)
     day = pl.col(S.TIMESTAMP).dt.epoch("d")
     second = pl.col(S.TIMESTAMP).dt.epoch("s")
-    return legs.sort(key).with_columns(
+    legs = legs.sort(key).with_columns(
         is_cash_cp.alias(_CASH),
         pl.when(same_account)
         # whole seconds, as the sort: legs of one second may come in any order,
@@ -328,6 +338,26 @@ def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.LazyFra
         .alias(_GAP),
         (~same_account | (day != day.shift(1))).fill_null(True).alias(_NEW_DAY),
     )
+    return legs.collect()
+
+
+def _merchants(coded: pl.DataFrame, n_nodes: int, present: dict) -> list[int]:
+    """Codes of merchants: nodes that never send and receive only card rows with an MCC.
+
+    Without a channel column, an MCC on every inflow is enough; without an MCC
+    column no node is taken for a merchant (as :func:`scored_accounts`).
+    """
+    if not present[S.MCC] or coded.height == 0:
+        return []
+    merchant_row = pl.col(S.MCC).is_not_null()
+    if present[S.CHANNEL]:
+        merchant_row = merchant_row & (pl.col(S.CHANNEL) == "card").fill_null(False)
+    receiver = coded.get_column("_to").to_numpy()
+    other_row = ~coded.select(merchant_row).to_series().to_numpy()
+    receives = np.bincount(receiver, minlength=n_nodes) > 0
+    sends = np.bincount(coded.get_column("_from").to_numpy(), minlength=n_nodes) > 0
+    takes_other_rows = np.bincount(receiver[other_row], minlength=n_nodes) > 0
+    return np.flatnonzero(receives & ~sends & ~takes_other_rows).tolist()
 
 
 def _amount_in() -> pl.Expr:
@@ -356,15 +386,7 @@ def _basic(legs, present, cfg, has_time_of_day, notices, desc) -> pl.LazyFrame:
     gap = pl.col(_GAP)
     threshold = cfg["reporting_threshold"]
     unit = cfg["round_unit"]
-    if present[S.MCC]:
-        merchant_row = is_in & pl.col(S.MCC).is_not_null()
-        if present[S.CHANNEL]:
-            merchant_row = merchant_row & (pl.col(S.CHANNEL) == "card").fill_null(False)
-        merchant = (out_count == 0) & (merchant_row.sum() == in_count)
-    else:
-        merchant = pl.lit(False)
     aggs = [
-        merchant.alias("_merchant"),
         ts.min().alias("_first_seen"),
         in_count.alias("in_count"),
         out_count.alias("out_count"),
