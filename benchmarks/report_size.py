@@ -1,11 +1,18 @@
-"""Report size and render time for a large scan.
+"""Report size, time and peak memory for a large scan.
 
 Builds a synthetic OUTDIR that follows the scan contract and resembles the
 output of a 5 M-row scan (500 k accounts, 1 % alerted, 2,000 cases of 2-40
 accounts with up to 5,000 transactions each, ~200 k evidence rows), then
-times ``write_report``, ``explore`` and the exports on it.
+times ``write_report``, ``explore`` and the exports on it, each in a fresh
+interpreter so CPU seconds and peak RSS are that step's alone.
 
     python benchmarks/report_size.py --rows 5000000 --out /tmp/big_scan
+    python benchmarks/report_size.py --reuse /tmp/big_scan --held   # a real scan's OUTDIR too
+
+``--held`` also times the report the way a scan can call it, on the tables
+it holds (cases, scores, alerts, evidence, rules; transactions stay a lazy
+scan of the Parquet file): they are loaded before the clock starts, and the
+RSS line says how much the report adds to them.
 
 Numbers depend on the machine; the page size depends only on the caps in
 moneytrail.report.html.
@@ -16,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime
@@ -170,39 +179,104 @@ def build_outdir(out: Path, rows: int, accounts: int, n_cases: int, seed: int = 
     return out
 
 
+STEP_CODE = r"""
+import json, resource, sys, time
+from pathlib import Path
+
+def rss_mb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+step, out = sys.argv[1], Path(sys.argv[2])
+extra = {}
+held = None
+if step == "held":
+    import polars as pl
+    from moneytrail import schema as S
+    from moneytrail.report.scan_output import load_scan
+    from moneytrail.rules import load_rules
+    base = load_scan(out)
+    held = dict(manifest=base.manifest, cases=base.cases, scores=base.scores,
+                alerts=base.alerts, evidence=base.evidence.collect(),
+                transactions=pl.scan_parquet(out / S.TRANSACTIONS_FILE),
+                quarantine_rows=base.quarantine_rows,
+                rules=load_rules((base.manifest.get("rules") or {}).get("dir")).rules)
+    del base
+    extra["held_rss_mb"] = rss_mb()
+usage0 = resource.getrusage(resource.RUSAGE_SELF)
+started = time.perf_counter()
+if step in ("report", "held"):
+    from moneytrail.report import write_report
+    if held is not None:
+        from moneytrail.report import scan_in_memory
+        paths = [write_report(out, scan=scan_in_memory(out, **held))]
+    else:
+        paths = [write_report(out)]
+elif step == "explore":
+    from moneytrail.report import explore
+    top = json.loads((out / "cases.json").read_text())["cases"][0]["accounts"][0]
+    paths = [explore(out, top["account_id"], hops=2, out=out / "explore.html")]
+else:
+    from moneytrail.report import export
+    paths = export(out, step, out / "exports" / step, top_cases=20)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({
+    "wall_s": time.perf_counter() - started,
+    "cpu_s": usage.ru_utime + usage.ru_stime - usage0.ru_utime - usage0.ru_stime,
+    "peak_rss_mb": usage.ru_maxrss / 1024,
+    "files": len(paths), "mb": sum(Path(p).stat().st_size for p in paths) / 1e6, **extra,
+}))
+"""
+
+
+def run_step(step: str, out: Path) -> dict:
+    """One step in a fresh interpreter (imports included, as for a CLI command)."""
+    done = subprocess.run([sys.executable, "-c", STEP_CODE, step, str(out)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{step} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def show(name: str, r: dict) -> None:
+    line = (f"{name}: {r['files']} file(s), {r['mb']:.2f} MB; wall {r['wall_s']:.1f} s, "
+            f"CPU {r['cpu_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB")
+    if "held_rss_mb" in r:
+        line += f" (tables held before: {r['held_rss_mb']:.0f} MB)"
+    print(line, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--accounts", type=int, default=None, help="default rows / 10")
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=None, help="keep the OUTDIR here")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="time an existing OUTDIR (built before, or a real scan's)")
+    parser.add_argument("--held", action="store_true",
+                        help="also time the report on the tables a scan holds")
     parser.add_argument("--exports", action="store_true", help="also time every export")
     args = parser.parse_args()
-    from moneytrail.report import explore, export, write_report
 
-    out = args.out or Path(tempfile.mkdtemp(prefix="mt_report_bench_"))
+    out = args.reuse or args.out or Path(tempfile.mkdtemp(prefix="mt_report_bench_"))
     try:
-        t = time.perf_counter()
-        build_outdir(out, args.rows, args.accounts or args.rows // 10, args.cases)
-        print(f"built OUTDIR ({args.rows:,} rows) in {time.perf_counter() - t:.1f} s: {out}")
-        t = time.perf_counter()
-        report = write_report(out)
-        print(f"report.html: {report.stat().st_size / 1e6:.2f} MB, "
-              f"rendered in {time.perf_counter() - t:.1f} s")
-        top = json.loads((out / S.CASES_FILE).read_text())["cases"][0]["accounts"][0]
-        t = time.perf_counter()
-        page = explore(out, top["account_id"], hops=2, out=out / "explore.html")
-        print(f"explore (2 hops): {page.stat().st_size / 1e6:.2f} MB in "
-              f"{time.perf_counter() - t:.1f} s")
+        if args.reuse is None:
+            t = time.perf_counter()
+            build_outdir(out, args.rows, args.accounts or args.rows // 10, args.cases)
+            print(f"built OUTDIR ({args.rows:,} rows) in {time.perf_counter() - t:.1f} s: {out}")
+        show("report.html (read from OUTDIR)", run_step("report", out))
+        if args.held:
+            show("report.html (tables held)", run_step("held", out))
+        show("explore (2 hops)", run_step("explore", out))
         if args.exports:
             for fmt in ("goaml", "sar", "i2", "gexf", "graphml", "ftm"):
-                t = time.perf_counter()
-                paths = export(out, fmt, out / "exports" / fmt, top_cases=20)
-                size = sum(p.stat().st_size for p in paths) / 1e6
-                print(f"export {fmt}: {len(paths)} file(s), {size:.2f} MB in "
-                      f"{time.perf_counter() - t:.1f} s")
+                show(f"export {fmt}", run_step(fmt, out))
     finally:
-        if args.out is None:
+        if args.out is None and args.reuse is None:
             shutil.rmtree(out, ignore_errors=True)
 
 

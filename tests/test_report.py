@@ -190,6 +190,16 @@ def test_report_of_a_missing_scan_is_one_clear_error(tmp_path):
     assert "manifest.json" in result.output and "Traceback" not in result.output
 
 
+def test_cases_json_is_read_only_by_what_needs_it(tmp_path):
+    outdir = make_outdir(tmp_path / "scan")
+    (outdir / S.CASES_FILE).write_text('{"cases": [{"score": 1}]}', encoding="utf-8")
+    # explore never looks at the cases
+    assert explore(outdir, CONTROLLER, hops=1, out=tmp_path / "k1.html").exists()
+    result = CliRunner().invoke(main, ["report", str(outdir)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "cases.json" in result.output and "case number 1 has no case_id" in result.output
+
+
 def test_report_command_rerenders(scan_dir):
     (scan_dir / S.REPORT_FILE).unlink()
     result = CliRunner().invoke(main, ["report", str(scan_dir)])

@@ -26,17 +26,32 @@ _RUN_SCAN_HINT = "run `moneytrail scan INPUT... -o OUTDIR` first and pass that O
 
 @dataclass
 class ScanOutput:
+    """A scan's outputs. cases.json and alerts.csv are read when first used:
+    explore needs neither, and cases.json is the biggest file a scan writes."""
+
     outdir: Path
     manifest: dict[str, Any]
-    cases: list[dict[str, Any]]
     scores: pl.DataFrame
-    alerts: pl.DataFrame
     evidence: pl.LazyFrame
     transactions: pl.LazyFrame
     accounts: pl.LazyFrame | None
     quarantine_rows: int
     # rule objects by id when the caller has them loaded already
     catalogue: dict[str, Any] | None = None
+    held_cases: list[dict[str, Any]] | None = None
+    held_alerts: pl.DataFrame | None = None
+
+    @property
+    def cases(self) -> list[dict[str, Any]]:
+        if self.held_cases is None:
+            self.held_cases = _load_cases(self.outdir)
+        return self.held_cases
+
+    @property
+    def alerts(self) -> pl.DataFrame:
+        if self.held_alerts is None:
+            self.held_alerts = _load_alerts(self.outdir, self.scores)
+        return self.held_alerts
 
     @property
     def currency(self) -> str:
@@ -76,15 +91,10 @@ def _catalogue(folder: str | None) -> tuple[tuple[str, Any], ...]:
 
 def load_scan(outdir: str | Path) -> ScanOutput:
     outdir = _existing(outdir)
-    manifest = _load_manifest(outdir)
-    cases = _load_cases(outdir)
-    scores = _load_scores(outdir)
     return ScanOutput(
         outdir=outdir,
-        manifest=manifest,
-        cases=cases,
-        scores=scores,
-        alerts=_load_alerts(outdir, scores),
+        manifest=_load_manifest(outdir),
+        scores=_load_scores(outdir),
         evidence=_load_evidence(outdir),
         transactions=_load_transactions(outdir),
         accounts=_load_accounts(outdir),
@@ -99,9 +109,9 @@ def scan_in_memory(
     cases: list[dict[str, Any]] | None = None,
     scores: pl.DataFrame | None = None,
     alerts: pl.DataFrame | None = None,
-    evidence: pl.DataFrame | None = None,
-    transactions: pl.DataFrame | None = None,
-    accounts: pl.DataFrame | None = None,
+    evidence: pl.DataFrame | pl.LazyFrame | None = None,
+    transactions: pl.DataFrame | pl.LazyFrame | None = None,
+    accounts: pl.DataFrame | pl.LazyFrame | None = None,
     quarantine_rows: int | None = None,
     rules: list[Any] | None = None,
 ) -> ScanOutput:
@@ -115,13 +125,10 @@ def scan_in_memory(
     outdir = _existing(outdir)
     if manifest is not None:  # small; JSON-native once round-tripped as the file was
         manifest = json.loads(json.dumps(manifest, default=str))
-    scores = _as_read_back(scores) if scores is not None else _load_scores(outdir)
     return ScanOutput(
         outdir=outdir,
         manifest=manifest if manifest is not None else _load_manifest(outdir),
-        cases=cases if cases is not None else _load_cases(outdir),
-        scores=scores,
-        alerts=_as_read_back(alerts) if alerts is not None else _load_alerts(outdir, scores),
+        scores=_as_read_back(scores) if scores is not None else _load_scores(outdir),
         evidence=evidence.lazy() if evidence is not None else _load_evidence(outdir),
         transactions=(
             transactions.lazy() if transactions is not None else _load_transactions(outdir)
@@ -131,6 +138,8 @@ def scan_in_memory(
             int(quarantine_rows) if quarantine_rows is not None else _quarantine_rows(outdir)
         ),
         catalogue={rule.id: rule for rule in rules} if rules is not None else None,
+        held_cases=cases,
+        held_alerts=_as_read_back(alerts) if alerts is not None else None,
     )
 
 
