@@ -107,6 +107,20 @@ def test_cycle_drift_limit_compares_with_the_larger_amount():
     assert "cycle" not in set(ev[S.EV_CODE])
 
 
+def test_two_accounts_paying_each_other_back_are_no_cycle():
+    # a loan repaid (or a refund) between two accounts is no ring of launderers
+    back = [("A", "B", 1000, 0), ("B", "A", 1000, 48)]
+    ev = detect_patterns(frame(background() + back)).evidence
+    assert "cycle" not in set(ev[S.EV_CODE])
+    # three accounts are a ring; and the shortest loop searched is a setting
+    ring = [("A", "B", 1000, 0), ("B", "C", 990, 24), ("C", "A", 980, 48)]
+    ev = detect_patterns(frame(background() + ring)).evidence
+    assert codes_of(ev, "A") == {"cycle"}
+    params = {**DEFAULTS, "cycle_min_length": 2}
+    ev = detect_patterns(frame(background() + back), settings=params).evidence
+    assert set(ev.filter(pl.col(S.EV_CODE) == "cycle")[S.EV_ACCOUNT]) == {"A", "B"}
+
+
 def test_cycle_outside_window_is_not_found():
     slow = [("A", "B", 1000, 0), ("B", "C", 990, 24 * 20), ("C", "A", 980, 24 * 45)]
     ev = detect_patterns(frame(background() + slow)).evidence

@@ -86,7 +86,9 @@ def detect_cycles(
     window: timedelta,
     max_length: int,
     max_amount_drift: float,
+    min_length: int = 2,
 ) -> pl.DataFrame:
+    """Round trips of ``min_length`` to ``max_length`` accounts within ``window``."""
     cand = candidate_edges(edges, window)
     if cand.height == 0:
         return pl.DataFrame()
@@ -127,8 +129,9 @@ def detect_cycles(
                     pl.col("_ts").alias(_TLAST),
                 )
             )
-            closed = step.filter(pl.col("_dst") == pl.col(_START))
-            found.append(closed.select(_PATH, _TXNS, _AMTS, _T0, _TLAST).collect())
+            if _hop >= min_length:
+                closed = step.filter(pl.col("_dst") == pl.col(_START))
+                found.append(closed.select(_PATH, _TXNS, _AMTS, _T0, _TLAST).collect())
             frontier = (
                 step.filter(
                     (pl.col("_dst") != pl.col(_START))
