@@ -72,19 +72,36 @@ def drawn_subgraph(bundle: dict[str, Any]) -> tuple[list[str], list[dict[str, An
 
 def case_network(bundle: dict[str, Any], path: Path) -> Path:
     """PNG of one case's accounts and money flows."""
-    import networkx as nx
+    import matplotlib
 
     node_ids, drawn = drawn_subgraph(bundle)
-    nodes = {n["id"]: n for n in bundle["nodes"]}
+    xy = _layout(node_ids, drawn)
+    # unhinted glyphs: a quarter less drawing time for a picture of sixty labels
+    with matplotlib.rc_context({"text.hinting": "none"}):
+        _draw_network(bundle, node_ids, drawn, xy, path)
+    return path
+
+
+def _layout(node_ids: list[str], drawn: list[dict[str, Any]]) -> np.ndarray:
+    """Spring layout of the drawn graph, one row per node in ``node_ids`` order."""
+    import networkx as nx
+
+    if not node_ids:
+        return np.zeros((0, 2))
     graph = nx.DiGraph()
     graph.add_nodes_from(node_ids)
     graph.add_edges_from((e["from"], e["to"]) for e in drawn)
+    pos = nx.spring_layout(graph, seed=7, k=1.2 / max(1, len(node_ids)) ** 0.5)
+    return np.array([pos[n] for n in node_ids], dtype=float).reshape(-1, 2)
+
+
+def _draw_network(bundle: dict[str, Any], node_ids: list[str], drawn: list[dict[str, Any]],
+                  xy: np.ndarray, path: Path) -> None:
+    nodes = {n["id"]: n for n in bundle["nodes"]}
     fig = _figure(NETWORK_SIZE_IN)
     ax = fig.add_axes((0.02, 0.02, 0.96, 0.9))
     ax.axis("off")
     if node_ids:
-        pos = nx.spring_layout(graph, seed=7, k=1.2 / max(1, len(node_ids)) ** 0.5)
-        xy = np.array([pos[n] for n in node_ids], dtype=float).reshape(-1, 2)
         info = [nodes.get(n) or {"member": False} for n in node_ids]
         colours = [_ROLE_COLOURS.get(i.get("role"), "#7f8c8d") if i["member"] else "#bdc3c7"
                    for i in info]
@@ -105,7 +122,6 @@ def case_network(bundle: dict[str, Any], path: Path) -> Path:
              fontsize=12)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    return path
 
 
 def _set_limits(ax, xy: np.ndarray) -> None:
@@ -188,20 +204,15 @@ def _short(text: str, limit: int = 22) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def score_histogram(scores: pl.DataFrame, path: Path, bins: int = 20) -> Path:
+def score_histogram(scores: pl.DataFrame, path: Path) -> Path:
     """PNG histogram of account risk scores (log count axis: most accounts score near 0)."""
     values = scores.get_column(S.SC_RISK).drop_nulls().to_numpy()
-    counts, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
     fig = _figure((6, 3))
-    ax = fig.add_axes((0.12, 0.17, 0.84, 0.72))
-    ax.stairs(counts, edges, fill=True, color="#2c3e50")
-    if counts.any():
-        ax.set_yscale("log")
-        ax.set_ylim(bottom=0.5)
-    ax.set_xlim(0.0, 1.0)
+    ax = fig.subplots()
+    ax.hist(values, bins=20, range=(0.0, 1.0), color="#2c3e50", log=len(values) > 0)
     ax.set_xlabel("risk score")
     ax.set_ylabel("accounts (log)")
     ax.set_title(f"Risk scores of {len(values):,} accounts")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")  # one small figure: the second draw costs little
     return path
