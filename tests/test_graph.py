@@ -266,6 +266,23 @@ def test_funnel_cash_in_many_cities_out_to_one_account():
     assert "funnel" not in set(detect_patterns(lf).evidence[S.EV_CODE])
 
 
+def test_funnel_does_not_count_a_standing_order_to_own_savings_as_passed_on():
+    start = 24 * 70
+    deposits = [(f"P{i}", "GIG", 300, start + 5 * i) for i in range(6)]
+    # every week for twenty weeks the same amount goes to the same account
+    savings = [("GIG", "SAV", 1500, 24 * 7 * w + 100) for w in range(20)]
+    ev = detect_patterns(frame(background() + deposits + savings)).evidence
+    assert "funnel" not in codes_of(ev, "GIG")
+    # the same sweep to an account it never paid before is money passed on
+    once = [("GIG", "NEW", 1500, start + 100)]
+    ev = detect_patterns(frame(background() + deposits + once)).evidence
+    assert "funnel" in codes_of(ev, "GIG")
+    # and with the standing-payee test turned off the savings count again
+    params = {**DEFAULTS, "standing_min_transfers": 0}
+    ev = detect_patterns(frame(background() + deposits + savings), settings=params).evidence
+    assert "funnel" in codes_of(ev, "GIG")
+
+
 def test_shared_identifier_cluster_roles_follow_the_money():
     accounts = pl.DataFrame(
         {

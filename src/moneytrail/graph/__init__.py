@@ -132,6 +132,13 @@ DEFAULTS: dict[str, Any] = {
     "funnel_min_sources": 3,
     "funnel_max_destinations": 2,
     "funnel_min_passed_share": 0.7,
+    # ... not counting what goes to a standing payee: at least this many
+    # transfers to one account over at least this span, at regular intervals
+    # (gaps varying by at most this share of their mean): the holder's own
+    # savings, rent or a bill (0 counts every transfer out).
+    "standing_min_transfers": 4,
+    "standing_min_span": "60d",
+    "standing_max_gap_cv": 0.35,
     # shared_identifiers: distinct holders a cluster needs when they share only
     # household-type identifiers (address, IP, device); sharing a phone or an
     # e-mail across two holders is enough. A value shared by more accounts than
@@ -276,6 +283,9 @@ def detect_patterns(
                 max_destinations=int(cfg["funnel_max_destinations"]),
                 min_passed_share=float(cfg["funnel_min_passed_share"]),
                 min_total=float(cfg["min_instance_total"]),
+                standing_min_transfers=int(cfg["standing_min_transfers"]),
+                standing_min_span=parse_window(cfg["standing_min_span"], "standing_min_span"),
+                standing_max_gap_cv=float(cfg["standing_max_gap_cv"]),
             ),
         )
     if "shared_identifiers" in enabled:

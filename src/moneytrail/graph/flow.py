@@ -14,7 +14,16 @@ from datetime import timedelta
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import HUB, MEMBERS, ONE_OFF, ROLES, N, in_window, temporal_prune
+from moneytrail.graph._common import (
+    HUB,
+    MEMBERS,
+    ONE_OFF,
+    ROLES,
+    N,
+    gap_cv,
+    in_window,
+    temporal_prune,
+)
 
 _START = "start"
 _CUR = "cur"
@@ -178,6 +187,29 @@ def detect_chains(
     )
 
 
+def standing_payees(
+    edges: pl.LazyFrame, *, min_transfers: int, min_span: timedelta, max_gap_cv: float
+) -> pl.DataFrame:
+    """(sender, receiver) pairs of a standing order: at least ``min_transfers``
+    transfers over at least ``min_span``, at regular intervals (gaps varying by
+    at most ``max_gap_cv`` of their mean)."""
+    return (
+        edges.group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT)
+        .agg(
+            pl.len().alias(N),
+            (pl.col(S.TIMESTAMP).max() - pl.col(S.TIMESTAMP).min()).alias("_span"),
+            gap_cv(pl.col(S.TIMESTAMP)).alias("_cv"),
+        )
+        .filter(
+            (pl.col(N) >= min_transfers)
+            & (pl.col("_span") >= min_span)
+            & (pl.col("_cv") <= max_gap_cv)
+        )
+        .select(S.FROM_ACCOUNT, S.TO_ACCOUNT)
+        .collect()
+    )
+
+
 def _bucket(window: timedelta) -> pl.Expr:
     """Calendar bucket of the window's length (integer division: cheap)."""
     return pl.col(S.TIMESTAMP).dt.epoch("s") // max(1, int(window.total_seconds()))
@@ -193,11 +225,21 @@ def detect_funnels(
     max_destinations: int,
     min_passed_share: float,
     min_total: float,
+    standing_min_transfers: int = 0,
+    standing_min_span: timedelta = timedelta(days=60),
+    standing_max_gap_cv: float = 0.35,
 ) -> pl.DataFrame:
     """Accounts fed by many deposits from many sources (cash in many cities,
     or one-off payers) that send most of it on within the window to at most a
     few places. ``transactions`` are the non-card transfers, cash included;
-    ``edges`` the account-to-account ones with ONE_OFF."""
+    ``edges`` the account-to-account ones with ONE_OFF.
+
+    A transfer to a standing payee (at least ``standing_min_transfers`` to the
+    same account, spread over at least ``standing_min_span``, at regular
+    intervals: gaps varying by at most ``standing_max_gap_cv`` of their mean)
+    is the holder's own savings, rent or a bill, not money passed on; such
+    transfers are left out of the outflow (0 turns this off).
+    """
     names = transactions.collect_schema().names()
     city = pl.col(S.LOCATION_CITY) if S.LOCATION_CITY in names else pl.lit(None, pl.String)
     # A deposit is cash paid in, or a transfer from a payer with no standing
@@ -244,7 +286,19 @@ def detect_funnels(
         .filter(pl.col(HUB).is_in(dense))
         .with_columns(pl.lit(1, pl.Int8).alias("_dir"))
     )
-    outflow = transactions.filter(pl.col(S.FROM_ACCOUNT).is_in(dense)).select(
+    outflow = transactions.filter(pl.col(S.FROM_ACCOUNT).is_in(dense))
+    if standing_min_transfers > 0:
+        outflow = outflow.join(
+            standing_payees(
+                edges.filter(pl.col(S.FROM_ACCOUNT).is_in(dense)),
+                min_transfers=standing_min_transfers,
+                min_span=standing_min_span,
+                max_gap_cv=standing_max_gap_cv,
+            ).lazy(),
+            on=[S.FROM_ACCOUNT, S.TO_ACCOUNT],
+            how="anti",
+        )
+    outflow = outflow.select(
         pl.col(S.FROM_ACCOUNT).alias(HUB),
         S.TIMESTAMP,
         S.AMOUNT,
