@@ -206,7 +206,10 @@ def _budget(cfg: dict, n: int) -> int:
 
 
 def _matrix(features: pl.DataFrame, exclude) -> tuple[np.ndarray, list[str]]:
-    """Numeric feature columns that vary, as a float matrix (nulls kept as NaN)."""
+    """Numeric feature columns that vary, as a float matrix (nulls kept as NaN).
+
+    Column-major: scaling and the per-feature models read one feature at a time.
+    """
     numeric = [
         name
         for name, dtype in features.schema.items()
@@ -214,12 +217,8 @@ def _matrix(features: pl.DataFrame, exclude) -> tuple[np.ndarray, list[str]]:
     ]
     if not numeric:
         return np.empty((features.height, 0)), []
-    raw = (
-        features.select(pl.col(numeric).cast(pl.Float64))
-        .with_columns(pl.all().fill_nan(None))
-        .to_numpy()
-        .astype(np.float64)
-    )
+    # nulls become NaN; infinities are made NaN below
+    raw = features.select(pl.col(numeric).cast(pl.Float64)).to_numpy(order="fortran", writable=True)
     raw[~np.isfinite(raw)] = np.nan
     # a column varies when its finite values are not all equal
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -228,12 +227,12 @@ def _matrix(features: pl.DataFrame, exclude) -> tuple[np.ndarray, list[str]]:
     if not varies.any():
         return np.empty((features.height, 0)), []
     names = [name for name, keep in zip(numeric, varies, strict=True) if keep]
-    return np.ascontiguousarray(raw[:, varies]), names
+    return (raw if varies.all() else np.asfortranarray(raw[:, varies])), names
 
 
 def _scale(raw: np.ndarray, names: list[str]) -> np.ndarray:
     """log1p on heavy-tailed non-negative columns, then median/IQR scaling; NaN → median."""
-    X = np.empty_like(raw)
+    X = np.empty_like(raw, order="F")
     for j in range(raw.shape[1]):
         col = raw[:, j]
         finite = col[np.isfinite(col)]
@@ -242,10 +241,8 @@ def _scale(raw: np.ndarray, names: list[str]) -> np.ndarray:
             col = np.log1p(col)
             finite = np.log1p(finite)
         if finite.size:
-            # the same arithmetic as nanmedian / nanpercentile / nanstd (which
-            # drop NaNs per call): scaled values, and so ECDF ties, stay bit-equal
-            med = np.median(finite)
-            q75, q25 = np.percentile(finite, [75, 25])
+            # one partition of the column for all three quartiles
+            q75, med, q25 = np.percentile(finite, [75, 50, 25])
             spread = q75 - q25
             if not spread > 0:
                 spread = np.nanstd(col)
@@ -316,10 +313,11 @@ def _run_model(model, X, fit_idx, members, pool, cfg):
     """
     if model in _PER_FEATURE:
         train = np.zeros(pool.size)
+        everyone = pool.size == X.shape[0]
         for j in range(X.shape[1]):
             det = _detector(model, cfg)
-            # one contiguous column: the column-wise sort reads it without striding
-            det.fit(np.ascontiguousarray(X[pool, j : j + 1]))
+            # X is column-major: one feature of everyone is a contiguous view
+            det.fit(X[:, j : j + 1] if everyone else X[pool, j : j + 1])
             train += det.decision_scores_
         return train, train[np.searchsorted(pool, members)]
     det = _detector(model, cfg)
