@@ -201,3 +201,18 @@ def test_ecod_and_copod_fitted_one_feature_at_a_time_give_pyods_scores(model):
     fitted, scored = outliers._run_model(model, X, sample, some, every, DEFAULTS)
     assert np.allclose(fitted, whole, rtol=0, atol=1e-9)
     assert np.allclose(scored, whole[some], rtol=0, atol=1e-9)
+
+
+def test_reason_tail_scores_are_pyod_ecods_per_feature_scores():
+    """The reasons' per-feature strengths are ECOD's ``O`` for the chosen rows
+    scored after a fit on the sample."""
+    from pyod.models.ecod import ECOD
+
+    from moneytrail.outliers import _tail_scores
+
+    rng = np.random.default_rng(2)
+    train = rng.lognormal(size=(3000, 4))
+    chosen = rng.lognormal(size=(50, 4)) * np.array([1.0, 3.0, 0.2, 1.0])
+    det = ECOD().fit(train)
+    det.decision_function(chosen)
+    assert np.array_equal(_tail_scores(train, chosen), np.asarray(det.O)[-50:])

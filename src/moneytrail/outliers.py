@@ -335,13 +335,14 @@ def _tail_scores(train: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Per-feature ECOD tail scores of X against ``train`` (for the reasons).
 
     pyod's ECOD keeps the per-dimension outlier scores of its last call in
-    ``O``: the rows of X are the last ones.
+    ``O``. Scoring X after fitting on ``train`` ranks train and X together;
+    fitting on both at once gives the same ``O`` without ranking ``train``
+    on its own first.
     """
     from pyod.models.ecod import ECOD
 
     det = ECOD()
-    det.fit(train)
-    det.decision_function(X)
+    det.fit(np.concatenate([train, X]))
     return np.asarray(det.O)[-X.shape[0] :]
 
 
