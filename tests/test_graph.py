@@ -244,6 +244,21 @@ def test_pass_through_chain_needs_rapid_hops():
     assert "pass_through_chain" not in set(ev[S.EV_CODE])
 
 
+def test_chain_that_passes_on_little_of_the_money_is_weak_evidence():
+    whole = [("X0", "X1", 5000, 0), ("X1", "X2", 4900, 5), ("X2", "X3", 4850, 20)]
+    # same accounts and timing, but each hop carries on a quarter of the one before
+    quarter = [("X0", "X1", 5000, 0), ("X1", "X2", 1250, 5), ("X2", "X3", 310, 20)]
+    scores = []
+    for hops in (whole, quarter):
+        ev = detect_patterns(frame(background() + hops)).evidence
+        chain = ev.filter(pl.col(S.EV_CODE) == "pass_through_chain")
+        assert set(chain[S.EV_ACCOUNT]) == {"X0", "X1", "X2", "X3"}
+        scores.append(chain[S.EV_SCORE].max())
+    assert scores[0] > 0.6
+    # the strength scales with the share carried on (about a quarter here)
+    assert scores[1] < 0.3 * scores[0]
+
+
 def _with_channel_and_city(rows: list[tuple], channels: list[str], cities: list) -> pl.LazyFrame:
     return frame(rows).with_columns(
         pl.Series(S.CHANNEL, channels, dtype=S.CHANNEL_DTYPE),

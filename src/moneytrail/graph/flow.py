@@ -142,12 +142,22 @@ def detect_chains(
         (pl.col(_PATH).list.len() - 1).alias("_hops"),
     )
     delay_h = max_hop_delay.total_seconds() / 3600
+    # Longer and faster chains are less likely by chance; and the strength is
+    # scaled by the share of the money each hop carried on: a hop that passes
+    # on a quarter of what came in is more likely an unrelated payment than
+    # the same money moving (in random one-off traffic most chains carry on
+    # under half; planted and AMLSim chains most of it). Scaling instead of
+    # adding 0.25 x the share: AP 0.500 -> 0.513 and 0.445 -> 0.455 on two
+    # 5,000-account generated sets, 0.621 -> 0.633 sample_data, 0.684 ->
+    # 0.688 AMLSim small.
     paths = paths.with_columns(
         (
-            0.35
-            + 0.2 * ((pl.col("_hops") - min_hops + 1) / (max_hops - min_hops + 1)).clip(0, 1)
-            + 0.2 * (1 - pl.col("_delay_h") / delay_h).clip(0, 1)
-            + 0.25 * pl.col("_conserved")
+            (
+                0.6
+                + 0.2 * ((pl.col("_hops") - min_hops + 1) / (max_hops - min_hops + 1)).clip(0, 1)
+                + 0.2 * (1 - pl.col("_delay_h") / delay_h).clip(0, 1)
+            )
+            * pl.col("_conserved")
         ).alias(S.EV_SCORE)
     )
     # Branches from one head transfer are one flow: keep its strongest path.
