@@ -287,12 +287,8 @@ def _compile(
         for i, check in reversed(list(enumerate(ordered))):
             value = pl.when(fail == i).then(check.value.cast(pl.String)).otherwise(value)
         reason_exprs = [
-            fail.replace_strict(indices, [c.reason for c in ordered], return_dtype=pl.String).alias(
-                REASON
-            ),
-            fail.replace_strict(indices, [c.column for c in ordered], return_dtype=pl.String).alias(
-                QCOLUMN
-            ),
+            lookup(fail, indices, [c.reason for c in ordered]).alias(REASON),
+            lookup(fail, indices, [c.column for c in ordered]).alias(QCOLUMN),
             pl.when(fail.is_not_null()).then(value).alias(QVALUE),
         ]
     else:
@@ -345,7 +341,7 @@ class _TextRule:
             expr = expr.str.strip_chars()
         elif self.empty_is_null:
             return expr
-        return expr.replace("", None)
+        return pl.when(expr != "").then(expr)  # not `replace`: see `lookup`
 
 
 def _raw_expr(col: ColumnSpec, found: list[str], raw_schema, text: _TextRule) -> pl.Expr:
@@ -375,7 +371,24 @@ def _apply_map(col: ColumnSpec, r: pl.Expr) -> pl.Expr:
     keys = list(col.mapping)
     vals = list(col.mapping.values())
     fallback = r if col.default is None else pl.lit(col.default)
-    return r.str.to_lowercase().replace_strict(keys, vals, default=fallback, return_dtype=pl.String)
+    return lookup(r.str.to_lowercase(), keys, vals, default=fallback)
+
+
+def lookup(
+    expr: pl.Expr, keys: list, values: list[str], default: pl.Expr | None = None
+) -> pl.Expr:
+    """``expr.replace_strict(keys, values, default=default)`` as a when/then chain.
+
+    Polars' streaming engine (2.1) runs ``replace`` / ``replace_strict`` in memory over
+    whole columns: one such column made ingest hold the whole input (5.9 GB at 20 M
+    rows). A null ``expr`` takes the default, as with ``replace_strict``.
+    """
+    chain = None
+    for key, value in zip(keys, values, strict=True):
+        hit, then = expr == key, pl.lit(value, pl.String)
+        chain = pl.when(hit).then(then) if chain is None else chain.when(hit).then(then)
+    fallback = pl.lit(None, pl.String) if default is None else default
+    return fallback if chain is None else chain.otherwise(fallback)
 
 
 def _convert(target, col, r, raw_dtype, dtype, label, value_text, fmt_sample, v):

@@ -20,6 +20,7 @@ from moneytrail.ingest.convert import (
     compile_source,
     file_label,
     first_error_line,
+    lookup,
     lossy_notice,
 )
 from moneytrail.ingest.profiles import Profile, detect_profile, load_profile
@@ -230,9 +231,7 @@ def _fill_missing_ids(table: pl.LazyFrame, paths: list[str], labels: list[str]) 
     if missing == 0:
         return table
     label_of = dict(zip(paths, labels, strict=True))
-    label = pl.col(S.SOURCE_FILE).replace_strict(
-        list(label_of), list(label_of.values()), return_dtype=pl.String
-    )
+    label = lookup(pl.col(S.SOURCE_FILE), list(label_of), list(label_of.values()))
     derived = pl.concat_str([label, pl.lit(":"), pl.col(S.SOURCE_ROW).cast(pl.String)])
     return table.with_columns(pl.col(S.TXN_ID).fill_null(derived))
 
