@@ -66,7 +66,8 @@ def test_payments_on_a_clockwork_schedule_are_not_a_fan():
     days = [0, 1, 3, 4, 9, 10, 14, 20, 22, 23]
     rows = background() + [("PAYER", f"R{i}", 250, 24 * d) for i, d in enumerate(days)]
     ev = detect_patterns(frame(rows)).evidence
-    assert codes_of(ev, "PAYER") == {"fan_out"}
+    # (the same amount to each payee within days: a coordinated fan too)
+    assert codes_of(ev, "PAYER") == {"fan_out", "coordinated_fan"}
 
 
 def test_fan_out_below_threshold_does_not_fire():
@@ -75,7 +76,31 @@ def test_fan_out_below_threshold_does_not_fire():
     assert "fan_out" not in set(ev[S.EV_CODE])
     rows = background() + [("SRC", f"R{i}", 200, i) for i in range(6)]
     ev = detect_patterns(frame(rows)).evidence
-    assert codes_of(ev, "SRC") == {"fan_out"}
+    assert codes_of(ev, "SRC") == {"fan_out", "coordinated_fan"}
+
+
+def test_fan_in_of_similar_amounts_within_days_is_a_coordinated_fan():
+    # eight unrelated payers each paying about 2,000 within four days
+    rows = background() + [(f"P{i}", "HUB", 2000 + 15 * i, 11 * i) for i in range(8)]
+    ev = detect_patterns(frame(rows)).evidence
+    coord = ev.filter(pl.col(S.EV_CODE) == "coordinated_fan")
+    assert set(coord[S.EV_ACCOUNT]) == {"HUB"} | {f"P{i}" for i in range(8)}
+    roles = dict(zip(coord[S.EV_ACCOUNT], coord[S.EV_ROLE], strict=True))
+    assert roles["HUB"] == "collector" and roles["P0"] == "facilitator"
+    hub = coord.filter(pl.col(S.EV_ACCOUNT) == "HUB")
+    assert "8 of the 8 one-off counterparties" in hub[S.EV_REASON][0]
+    assert hub[S.EV_SCORE][0] > coord.filter(pl.col(S.EV_ACCOUNT) == "P0")[S.EV_SCORE][0]
+    # the same number of payers paying unrelated amounts weeks apart: a fan, no more
+    amounts = [50, 120, 400, 900, 2000, 3500, 7000, 15000]
+    rows = background() + [(f"P{i}", "HUB", a, 24 * 20 * i) for i, a in enumerate(amounts)]
+    ev = detect_patterns(frame(rows)).evidence
+    assert codes_of(ev, "HUB") == {"fan_in"}
+    # a cluster of small change (six payers of 50 beside two large ones) is not
+    # worth the indicator, though the fan as a whole moves enough
+    amounts = [50] * 6 + [1000, 1500]
+    rows = background() + [(f"P{i}", "HUB", a, 11 * i) for i, a in enumerate(amounts)]
+    ev = detect_patterns(frame(rows)).evidence
+    assert codes_of(ev, "HUB") == {"fan_in"}
 
 
 def test_time_respecting_cycle_is_found_once_and_out_of_order_loop_is_not():

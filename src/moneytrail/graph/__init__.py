@@ -22,7 +22,13 @@ from moneytrail import schema as S
 from moneytrail.evidence import concat_evidence, empty_evidence
 from moneytrail.graph._common import mark_one_off, parse_window, prepare_edges, to_evidence
 from moneytrail.graph.cycles import detect_cycles
-from moneytrail.graph.fan import account_side_counts, detect_fan, one_off_pair_firsts
+from moneytrail.graph.fan import (
+    account_side_counts,
+    coordinated_instances,
+    detect_fan,
+    one_off_pair_firsts,
+    without_coordination,
+)
 from moneytrail.graph.flow import detect_chains, detect_funnels
 from moneytrail.graph.identifiers import detect_shared_identifiers
 from moneytrail.graph.layered import (
@@ -38,6 +44,7 @@ from moneytrail.graph.subgraph import neighbourhood
 PATTERN_CODES: tuple[str, ...] = (
     "fan_in",
     "fan_out",
+    "coordinated_fan",
     "cycle",
     "scatter_gather",
     "gather_scatter",
@@ -77,6 +84,11 @@ DEFAULTS: dict[str, Any] = {
     "fan_cluster_window": "7d",
     "fan_cluster_amount_ratio": 1.25,
     "fan_loose_spoke_share": 0.15,
+    # coordinated_fan: a fan-in or fan-out whose largest cluster of similar
+    # amounts around the same time holds at least this share of its one-off
+    # counterparties (and moves min_instance_total): its hub and the clustered
+    # spokes carry this rarer indicator besides the fan's own.
+    "coordinated_min_share": 0.5,
     # At least this many one-off transfers sent by one account spaced like
     # clockwork (gaps varying by at most this share of their mean) are standing
     # orders, payroll or subscriptions, not evidence; the same test drops a
@@ -192,11 +204,12 @@ def detect_patterns(
     def add(code: str, instances: pl.DataFrame) -> None:
         frames.append(to_evidence(instances, code, f"{code}-"))
 
-    fans = enabled & {"fan_in", "fan_out"}
+    fans = enabled & {"fan_in", "fan_out", "coordinated_fan"}
     side_counts = account_side_counts(edges) if fans else None
     pair_firsts = one_off_pair_firsts(edges) if fans else None
+    coordinated: list[pl.DataFrame] = []
     for code, direction in (("fan_in", "in"), ("fan_out", "out")):
-        if code in enabled:
+        if fans & {code, "coordinated_fan"}:
             inst = detect_fan(
                 edges,
                 direction,
@@ -211,10 +224,18 @@ def detect_patterns(
                 spoke_min_cluster=int(cfg["fan_spoke_min_cluster"]),
                 cluster_min_share=float(cfg["fan_cluster_min_share"]),
                 loose_spoke_share=float(cfg["fan_loose_spoke_share"]),
+                coordinated_min_share=float(cfg["coordinated_min_share"]),
                 side_counts=side_counts,
                 pair_firsts=pair_firsts,
             )
-            add(code, inst.drop("hub", strict=False))
+            if code in enabled:
+                add(code, without_coordination(inst).drop("hub", strict=False))
+            if "coordinated_fan" in enabled:
+                more = coordinated_instances(inst, direction)
+                if more.height:
+                    coordinated.append(more)
+    if coordinated:
+        add("coordinated_fan", pl.concat(coordinated))
     if "cycle" in enabled:
         add(
             "cycle",

@@ -36,6 +36,10 @@ from moneytrail.graph._common import (
 )
 
 DEG_ALL = "deg_all"
+COORD_MEMBERS = "_coord_members"  # spokes in a coordinated cluster (hub first)
+COORD_SCORE = "_coord_score"
+COORD_REASON = "_coord_reason"
+_SPOKE_TOTALS = "_spoke_totals"
 KIN = "kin"  # other spokes of the same fan that paid a similar amount around the same time
 KINS = "kins"
 _MIN_POPULATION = 50
@@ -56,6 +60,7 @@ def detect_fan(
     spoke_min_cluster: int = 4,
     cluster_min_share: float = 0.0,
     loose_spoke_share: float = 0.15,
+    coordinated_min_share: float | None = None,
     side_counts: dict[str, int] | None = None,
     pair_firsts: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
@@ -66,6 +71,12 @@ def detect_fan(
     ``scheduled_min_transfers``, gaps varying by at most ``scheduled_max_gap_cv``
     of their mean) is a standing order or a payroll run, not a burst, and is
     left out; a fan-in is not, as its timing is the payers'.
+
+    With ``coordinated_min_share``, a fan whose largest cluster of similar
+    amounts around the same time holds at least that share of its
+    counterparties, and carries at least ``min_total``, also gets COORD_MEMBERS,
+    COORD_SCORE and COORD_REASON (null otherwise): read them with
+    :func:`coordinated_instances`.
     """
     hub_col, spoke_col = (
         (S.TO_ACCOUNT, S.FROM_ACCOUNT) if direction == "in" else (S.FROM_ACCOUNT, S.TO_ACCOUNT)
@@ -129,12 +140,18 @@ def detect_fan(
     per_spoke = (
         _kin(fan_tx, cluster_window, cluster_amount_ratio)
         .join(
-            fan_tx.group_by(HUB, SPOKE).agg(pl.col(S.TIMESTAMP).min().alias(FIRST_TS)),
+            fan_tx.group_by(HUB, SPOKE).agg(
+                pl.col(S.TIMESTAMP).min().alias(FIRST_TS), pl.col(S.AMOUNT).sum().alias(TOTAL)
+            ),
             on=[HUB, SPOKE],
         )
         .sort(HUB, FIRST_TS, SPOKE)
         .group_by(HUB, maintain_order=True)
-        .agg(pl.col(SPOKE).alias(MEMBERS), pl.col(KIN).alias(KINS))
+        .agg(
+            pl.col(SPOKE).alias(MEMBERS),
+            pl.col(KIN).alias(KINS),
+            pl.col(TOTAL).alias(_SPOKE_TOTALS),
+        )
     )
     txns = (
         fan_tx.lazy()
@@ -228,6 +245,44 @@ def detect_fan(
             "facilitator",
         )
     )
+    # Coordinated: at least coordinated_min_share of the fan's counterparties
+    # in its largest cluster (many unrelated payers paying nearly the same
+    # amount within days: a fixed price, or mules told what to pay), moving at
+    # least min_total between them. Being one of a busy account's many payers
+    # is ordinary; being one of a cluster that is most of its payers is not,
+    # so this is its own, rarer indicator, on the hub and the clustered spokes.
+    in_cluster = pl.col("_margin").list.eval((pl.element() >= 0).arg_true())
+    clustered_money = pl.col(_SPOKE_TOTALS).list.gather(in_cluster).list.sum()
+    share = (pl.col("_cluster") / pl.col(N)).clip(0, 1)
+    coord_score = 0.5 + 0.5 * share
+    if coordinated_min_share is None:
+        coordinated = pl.lit(False)
+    else:
+        coordinated = (
+            (share >= coordinated_min_share)
+            & (pl.col("_margin").list.max() >= 0)
+            & (clustered_money >= min_total)
+        )
+    out = out.with_columns(
+        pl.when(coordinated)
+        .then(pl.concat_list(pl.col(HUB), pl.col(MEMBERS).list.gather(in_cluster)))
+        .alias(COORD_MEMBERS),
+        pl.when(coordinated).then(coord_score).alias(COORD_SCORE),
+        pl.when(coordinated)
+        .then(
+            pl.format(
+                "{} of the {} one-off counterparties of {} {} similar amounts around the same "
+                "time ({} in all): coordinated {}",
+                pl.col("_cluster"),
+                pl.col(N),
+                pl.col(HUB),
+                pl.lit("paid it" if direction == "in" else "were paid"),
+                clustered_money.round(2),
+                pl.lit("payers" if direction == "in" else "payees"),
+            )
+        )
+        .alias(COORD_REASON),
+    )
     out = out.select(
         HUB,
         pl.concat_list(pl.col(HUB), pl.col("_spokes")).alias(MEMBERS),
@@ -254,8 +309,39 @@ def detect_fan(
             pl.col(DEG_ALL),
             pl.col("_cluster"),
         ).alias(S.EV_REASON),
+        COORD_MEMBERS,
+        COORD_SCORE,
+        COORD_REASON,
     )
     return out
+
+
+def coordinated_instances(fans: pl.DataFrame, direction: str) -> pl.DataFrame:
+    """Instances of the coordinated fans among ``detect_fan``'s result: the hub
+    (collector of a fan-in, launderer of a fan-out) and its clustered spokes,
+    which carry 0.85 of the hub's score."""
+    if fans.height == 0 or COORD_MEMBERS not in fans.columns:
+        return pl.DataFrame()
+    hub_role = "collector" if direction == "in" else "launderer"
+    coord = fans.filter(pl.col(COORD_MEMBERS).is_not_null())
+    spokes = pl.col(COORD_MEMBERS).list.slice(1)
+    return coord.select(
+        pl.col(COORD_MEMBERS).alias(MEMBERS),
+        pl.concat_list(pl.lit(hub_role), spokes.list.eval(pl.lit("facilitator"))).alias(ROLES),
+        pl.col(COORD_SCORE).alias(S.EV_SCORE),
+        pl.concat_list(
+            pl.col(COORD_SCORE), spokes.list.eval(pl.lit(1.0)) * (0.85 * pl.col(COORD_SCORE))
+        ).alias(MEMBER_SCORES),
+        S.EV_WINDOW_START,
+        S.EV_WINDOW_END,
+        S.EV_TXN_IDS,
+        pl.col(COORD_REASON).alias(S.EV_REASON),
+    )
+
+
+def without_coordination(fans: pl.DataFrame) -> pl.DataFrame:
+    """``detect_fan``'s result without the coordinated-fan columns."""
+    return fans.drop(COORD_MEMBERS, COORD_SCORE, COORD_REASON, strict=False)
 
 
 def one_off_pair_firsts(edges: pl.LazyFrame) -> pl.DataFrame:
