@@ -224,3 +224,19 @@ def test_sorted_movements_are_the_movements_view():
     # each account's rows together and in time order
     assert built[V.ACCOUNT].rle_id().max() + 1 == built[V.ACCOUNT].n_unique()
     assert built.select(pl.col(S.TIMESTAMP).is_sorted().over(V.ACCOUNT).all()).item()
+
+
+def test_movements_split_into_parts_give_the_same_evidence(tmp_path, monkeypatch):
+    """A big input runs the rules part by part (accounts split); the hits and the
+    evidence are those of the whole view in memory."""
+    write_rules(tmp_path)
+    ruleset = load_rules(tmp_path)
+    data = random_transactions(6).collect()
+    whole = run_rules(data.lazy(), ruleset)
+    monkeypatch.setattr(compiler, "MOVEMENTS_PER_PART", data.height // 2)
+    assert compiler._parts_needed(list(ruleset.rules), data.lazy()) == 4
+    split = run_rules(data.lazy(), ruleset)
+    assert hits(whole) and hits(split) == hits(whole)
+    assert sorted(split.ran) == sorted(whole.ran) and split.errors == whole.errors == []
+    order = [S.EV_CODE, S.EV_ACCOUNT]
+    assert split.evidence.sort(order).equals(whole.evidence.sort(order))

@@ -8,8 +8,11 @@ windows over the rest.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -34,6 +37,10 @@ from moneytrail.rules.sql import (
 )
 
 MAX_TXN_IDS = 200  # supporting transactions listed per evidence row
+# Movements (two per transaction) held in memory at once. A bigger input is split by
+# account into parts run one after the other (see `_collect_parts`): memory stays
+# about one part's view whatever the input's size. 12 M movements take ~1.5 GB.
+MOVEMENTS_PER_PART = 12_000_000
 # Rule queries collected together. The input and the views are in memory and each
 # query computes its own matching rows as it is built, so batching shares no work;
 # one at a time keeps the fewest intermediate frames alive (4.27 M rows: peak
@@ -61,6 +68,7 @@ _BLOCK = "__block"
 _CODE = "__account_code"
 _ROW = "__row"
 _BOUND = "__bound_"
+_PART = "__part"
 _HEIGHT = "__height"  # the row count among `_movements_by_account`'s null counts
 _DIRECTION_ENUM = pl.Enum([V.DIRECTION_IN, V.DIRECTION_OUT])
 
@@ -599,8 +607,18 @@ def run_rules(
         V.base_columns(_columns_read(ruleset.rules))
     )
     running = [r for r in ruleset.rules if r.runs]
+    parts = _parts_needed(running, columns)
     canon = movements = None
-    if any(r.view == "transactions" for r in running):
+    if parts > 1:
+        # big input: the movements are split by account into parts run one at a time
+        nulls = columns.select(pl.all().null_count()).collect(engine="streaming").row(
+            0, named=True
+        )
+        nulls[_HEIGHT] = columns.select(pl.len()).collect().item()
+        present = V.present_by_nulls(
+            {k: v for k, v in nulls.items() if k != _HEIGHT}, nulls[_HEIGHT], kyc
+        )
+    elif any(r.view == "transactions" for r in running):
         # one chunk per column: gathers from many chunks are several times slower
         base = columns.collect().rechunk()
         present = V.present_columns(base, kyc)
@@ -613,18 +631,16 @@ def run_rules(
         present = V.present_by_nulls(nulls, nulls.pop(_HEIGHT), kyc)
 
     run = RuleRun(evidence=empty_evidence())
-    views: dict[str, pl.LazyFrame] = {}
 
-    def view_for(rule: Rule) -> pl.LazyFrame:
-        view = canon if rule.view == "transactions" else movements
-        assert view is not None  # built above for every rule that runs
+    def view_for(rule: Rule, views: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+        view = views[rule.view]
         if rule.view == "movements" and kyc is not None and needs_kyc(rule):
             if "kyc" not in views:
                 views["kyc"] = V.with_kyc(view, kyc)
             return views["kyc"]
         return view
 
-    queued: list[tuple[CompiledRule, pl.LazyFrame]] = []  # each rule and its view
+    compiled_rules: list[CompiledRule] = []
     for rule in ruleset.rules:
         if not rule.runs:
             continue
@@ -633,12 +649,16 @@ def run_rules(
             run.skipped.append((rule.id, missing))
             continue
         try:
-            compiled = compile_rule(rule, overrides.get(rule.id))
-            queued.append((compiled, view_for(rule)))
+            compiled_rules.append(compile_rule(rule, overrides.get(rule.id)))
         except RuleError as exc:
             run.errors.append((rule.id, _error_text(exc)))
 
-    frames = _collect(queued, run)
+    if parts == 1:
+        views = {"transactions": canon, "movements": movements}
+        frames = _collect([(c, view_for(c.rule, views)) for c in compiled_rules], run)
+        del views, canon, movements
+    else:
+        frames = _collect_parts(compiled_rules, columns, nulls, parts, view_for, run)
     evidence = []
     for compiled, frame in frames:
         try:
@@ -651,6 +671,133 @@ def run_rules(
     if evidence:
         run.evidence = pl.concat(evidence, how="vertical")
     return run
+
+
+def _parts_needed(running: list[Rule], columns: pl.LazyFrame) -> int:
+    """Into how many parts the movements are split (1: the whole view in memory).
+
+    Only when every running rule reads the movements and finds its subject among an
+    account's own movements (groups by `account`): then an account's evidence comes
+    from its own part and the split changes no result.
+    """
+    def by_account(rule: Rule) -> bool:
+        key = V.ACCOUNT if rule.level == "transaction" else (rule.group_by or V.ACCOUNT)
+        return rule.view == "movements" and key == V.ACCOUNT
+
+    if not running or not all(by_account(r) for r in running):
+        return 1
+    movements = 2 * columns.select(pl.len()).collect().item()
+    return max(1, -(-movements // MOVEMENTS_PER_PART))
+
+
+def _collect_parts(
+    compiled_rules: list[CompiledRule],
+    columns: pl.LazyFrame,
+    nulls: dict[str, int],
+    parts: int,
+    view_for: Callable[[Rule, dict[str, pl.LazyFrame]], pl.LazyFrame],
+    run: RuleRun,
+) -> list[tuple[CompiledRule, pl.DataFrame]]:
+    """Every rule over each part of the movements in turn, the parts' hits put together.
+
+    The movements are written once, streaming, into one Parquet file per part (an
+    account's movements all in one part); each part is read, sorted and run like the
+    whole view in memory, then let go.
+    """
+    found: dict[str, list[pl.DataFrame]] = {c.rule.id: [] for c in compiled_rules}
+    with tempfile.TemporaryDirectory(prefix="moneytrail-movements-") as tmp:
+        schema, empty = _write_movement_parts(columns, nulls, parts, Path(tmp))
+        for part in range(parts):
+            path = Path(tmp) / f"{_PART}={part}"
+            if not path.is_dir():  # no account fell into this part
+                continue
+            views = {"movements": _sorted_part(path, schema, empty)}
+            queued = [(c, view_for(c.rule, views)) for c in compiled_rules]
+            for compiled, frame in _collect(queued, run):
+                found[compiled.rule.id].append(frame)
+            del views, queued
+    # a rule that failed on one part did not run; its error is reported once
+    failed = {code for code, _ in run.errors}
+    run.errors[:] = list({code: (code, m) for code, m in reversed(run.errors)}.values())[::-1]
+    return [
+        (c, pl.concat(found[c.rule.id], how="vertical"))
+        for c in compiled_rules
+        if c.rule.id not in failed and found[c.rule.id]
+    ]
+
+
+def _write_movement_parts(
+    columns: pl.LazyFrame, nulls: dict[str, int], parts: int, root: Path
+) -> tuple[pl.Schema, list[str]]:
+    """Write the movements, split by account into ``parts``, under ``root`` (streaming).
+
+    Stored as in ``_movements_by_account``: no from/to account, no empty column, the
+    direction an Enum. ``nulls``: each column's null count and the row count under
+    ``_HEIGHT``. Returns the input's schema and its empty columns.
+    """
+    schema = columns.collect_schema()
+    height = nulls[_HEIGHT]
+    empty = [n for n in schema.names() if height and nulls[n] == height]
+    stored = [n for n in schema.names() if n not in (S.FROM_ACCOUNT, S.TO_ACCOUNT, *empty)]
+    sides = []
+    for account, counterparty, direction in (
+        (S.FROM_ACCOUNT, S.TO_ACCOUNT, V.DIRECTION_OUT),
+        (S.TO_ACCOUNT, S.FROM_ACCOUNT, V.DIRECTION_IN),
+    ):
+        sides.append(
+            columns.select(
+                *stored,
+                pl.col(account).alias(V.ACCOUNT),
+                pl.col(counterparty).alias(V.COUNTERPARTY),
+                pl.lit(direction).cast(_DIRECTION_ENUM).alias(V.DIRECTION),
+            )
+        )
+    movements = pl.concat(sides).filter(pl.col(V.ACCOUNT) != pl.lit(S.CASH_NODE))
+    movements.with_columns((pl.col(V.ACCOUNT).hash(seed=11) % parts).alias(_PART)).sink_parquet(
+        pl.PartitionBy(root, key=_PART, include_key=False),
+        mkdir=True,
+        engine="streaming",
+        # the two sides are two scans: sharing one would cache the whole input
+        optimizations=pl.QueryOptFlags(comm_subplan_elim=False),
+    )
+    return schema, empty
+
+
+def _sorted_part(path: Path, schema: pl.Schema, empty: list[str]) -> pl.LazyFrame:
+    """One part of the movements in memory, sorted by (account, time), as the view."""
+    frame = pl.read_parquet(path).rechunk()
+    code = frame.get_column(V.ACCOUNT).cast(pl.Categorical).to_physical()
+    order = (
+        pl.DataFrame({_CODE: code, S.TIMESTAMP: frame.get_column(S.TIMESTAMP)})
+        .select(pl.arg_sort_by(_CODE, S.TIMESTAMP))
+        .to_series()
+    )
+    del code
+    gathered = {}
+    for name in frame.columns:  # column by column, each original let go once gathered
+        gathered[name] = frame.drop_in_place(name).gather(order)
+    return _view(gathered, schema, empty)
+
+
+def _view(gathered: dict[str, pl.Series], schema: pl.Schema, empty: list[str]) -> pl.LazyFrame:
+    """The movements view over its stored columns: from/to account and the empty
+    columns are expressions, computed only when a rule reads them."""
+    is_out = pl.col(V.DIRECTION) == pl.lit(V.DIRECTION_OUT)
+    account, counterparty = pl.col(V.ACCOUNT), pl.col(V.COUNTERPARTY)
+    derived = {
+        S.FROM_ACCOUNT: pl.when(is_out).then(account).otherwise(counterparty),
+        S.TO_ACCOUNT: pl.when(is_out).then(counterparty).otherwise(account),
+        **{name: pl.lit(None, dtype=schema[name]) for name in empty},
+    }
+    order_of_view = [*schema.names(), V.ACCOUNT, V.COUNTERPARTY, V.DIRECTION]
+    return (
+        pl.DataFrame(list(gathered.values()))
+        .lazy()
+        .select(
+            pl.col(name) if name in gathered else derived[name].alias(name)
+            for name in order_of_view
+        )
+    )
 
 
 def _movements_by_account(
@@ -715,18 +862,7 @@ def _movements_by_account(
         else:
             gathered[name] = column.gather(rows)
         del column
-    is_out = pl.col(V.DIRECTION) == pl.lit(V.DIRECTION_OUT)
-    account, counterparty = pl.col(V.ACCOUNT), pl.col(V.COUNTERPARTY)
-    derived = {
-        S.FROM_ACCOUNT: pl.when(is_out).then(account).otherwise(counterparty),
-        S.TO_ACCOUNT: pl.when(is_out).then(counterparty).otherwise(account),
-        **{name: pl.lit(None, dtype=schema[name]) for name in empty},
-    }
-    order_of_view = [*schema.names(), V.ACCOUNT, V.COUNTERPARTY, V.DIRECTION]
-    view = pl.DataFrame(list(gathered.values())).lazy().select(
-        pl.col(name) if name in gathered else derived[name].alias(name) for name in order_of_view
-    )
-    return view, nulls
+    return _view(gathered, schema, empty), nulls
 
 
 def _columns_read(rules: list[Rule]) -> set[str]:
