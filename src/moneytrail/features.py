@@ -158,11 +158,29 @@ def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
     if _countries_present(present):
         parts.append(_countries(legs_lf, present, desc))
     frames = pl.collect_all(parts)
-    # Flow-through needs only four columns: free the rest of the legs first.
+    # Flow-through needs four columns, and only accounts that both receive and
+    # send: free the rest of the legs first.
+    basic = frames[0]
+    two_sided = np.zeros(nodes.height, dtype=bool)
+    both = (pl.col("in_count") > 0) & (pl.col("out_count") > 0)
+    two_sided[basic.filter(both).get_column(_ACC).to_numpy()] = True
     flow_input = legs.select(_ACC, S.TIMESTAMP, _IN, S.AMOUNT)
     del legs, legs_lf, parts
-    frames.append(_flow_through(flow_input, cfg, desc))
+    keep = two_sided[flow_input.get_column(_ACC).to_numpy()]
+    if not keep.all():
+        flow_input = flow_input.filter(pl.Series(keep))
+    del keep
+    flow = _flow_through(flow_input, cfg, desc)
     del flow_input
+    # an account that receives but never sends passed none of it on (holding unknown)
+    receive_only = basic.filter((pl.col("in_total") > 0) & (pl.col("out_count") == 0))
+    passed_on = [c for c in flow.columns if c.startswith("flow_through_")]
+    frames.append(
+        pl.concat(
+            [flow, receive_only.select(_ACC, *[pl.lit(0.0).alias(c) for c in passed_on])],
+            how="diagonal",
+        )
+    )
 
     out = frames[0]
     for f in frames[1:]:
