@@ -35,11 +35,16 @@ def stable_id(kind: str, value: str) -> str:
     return f"mt-{kind}-" + hashlib.sha1(f"{kind}:{value}".encode()).hexdigest()[:20]
 
 
-def is_victim(node: dict[str, Any], evidence: list[dict[str, Any]]) -> bool:
-    """A suspected victim by the case role or any evidence's role hypothesis."""
-    if node.get("role") in VICTIM_ROLES:
-        return True
-    return any(e.get("role") in VICTIM_ROLES for e in evidence if e.get("account") == node["id"])
+def victim_accounts(evidence: list[dict[str, Any]]) -> set[str]:
+    """Accounts that some piece of evidence takes for a victim (once per case:
+    asking the evidence list again for each of a case's accounts was quadratic)."""
+    return {e.get("account") for e in evidence if e.get("role") in VICTIM_ROLES}
+
+
+def is_victim(node: dict[str, Any], victims: set[str]) -> bool:
+    """A suspected victim by the case role or any evidence's role hypothesis
+    (``victims`` from :func:`victim_accounts` of the case's evidence)."""
+    return node.get("role") in VICTIM_ROLES or node["id"] in victims
 
 
 def trafficking_indicators(bundle: dict[str, Any]) -> list[str]:

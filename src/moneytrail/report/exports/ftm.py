@@ -21,6 +21,7 @@ from moneytrail.report.exports._common import (
     node_name,
     output_folder,
     stable_id,
+    victim_accounts,
 )
 
 _THING = {"name", "alias", "country", "notes", "summary", "description", "address", "topics",
@@ -75,7 +76,7 @@ def entities(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     holder_of: dict[str, str] = {}
     account_of: dict[str, str] = {}
 
-    def add_node(node: dict[str, Any], case_id: str, evidence: list[dict[str, Any]]) -> None:
+    def add_node(node: dict[str, Any], case_id: str, victims: set[str]) -> None:
         node_id = node["id"]
         if node_id in holder_of:
             return
@@ -90,7 +91,7 @@ def entities(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]:
         holder_key = str(holder.get(S.HOLDER_ID) or node_id)
         holder_id = stable_id("holder", holder_key)
         notes = []
-        if is_victim(node, evidence):
+        if is_victim(node, victims):
             notes.append("suspected victim (not a subject)")
         elif node.get("role"):
             notes.append(f"role hypothesis: {node['role']}")
@@ -115,11 +116,12 @@ def entities(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     for bundle in bundles:
         case_id = str(bundle.get("case_id") or "")
+        victims = victim_accounts(bundle["evidence"])
         for node in bundle["nodes"]:
-            add_node(node, case_id, bundle["evidence"])
+            add_node(node, case_id, victims)
         for t in bundle["txns"]:
             for end in (t["from"], t["to"]):  # a payee the case links did not list
-                add_node({"id": end, "kind": "account", "member": False}, case_id, [])
+                add_node({"id": end, "kind": "account", "member": False}, case_id, set())
             pay_id = stable_id("payment", str(t[S.TXN_ID]))
             stamp = str(t.get(S.TIMESTAMP) or "")
             out[pay_id] = _entity(

@@ -19,6 +19,7 @@ from moneytrail.report.exports._common import (
     node_name,
     output_folder,
     safe_cell,
+    victim_accounts,
 )
 
 ENTITY_COLUMNS = ("entity_id", "entity_type", "label", "holder_name", "holder_type", "role",
@@ -41,6 +42,7 @@ def write(scan, bundles, out: Path, fmt: str = "i2", profile=None) -> list[Path]
     links: list[dict] = []
     for bundle in bundles:
         case_id = str(bundle.get("case_id") or "")
+        victims = victim_accounts(bundle["evidence"])
         for node in bundle["nodes"]:
             row = entities.get(node["id"])
             if row is None:
@@ -52,7 +54,7 @@ def write(scan, bundles, out: Path, fmt: str = "i2", profile=None) -> list[Path]
                     "holder_name": safe_cell(holder.get("holder_name") or ""),
                     "holder_type": holder.get("holder_type") or "",
                     "role": node.get("role") or "",
-                    "suspected_victim": "yes" if is_victim(node, bundle["evidence"]) else "",
+                    "suspected_victim": "yes" if is_victim(node, victims) else "",
                     "risk_score": node.get("risk"),
                     "level": node.get("level") or "",
                     "codes": ";".join(node.get("codes") or []),

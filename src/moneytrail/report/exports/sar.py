@@ -25,6 +25,7 @@ from moneytrail.report.exports._common import (
     node_name,
     output_folder,
     trafficking_indicators,
+    victim_accounts,
 )
 
 KEY_TERM = "HUMAN TRAFFICKING FIN-2020-A008"
@@ -48,10 +49,11 @@ def _bullets(lines: list[str]) -> str:
 def parties(bundle: dict[str, Any]) -> tuple[list[dict], list[dict], list[dict]]:
     """(subjects, possible victims, counterparties outside the case)."""
     subjects, victims, others = [], [], []
+    named_victims = victim_accounts(bundle["evidence"])
     for node in bundle["nodes"]:
         if node["kind"] == "cash":
             continue
-        if is_victim(node, bundle["evidence"]):
+        if is_victim(node, named_victims):
             victims.append(node)
         elif node["member"]:
             subjects.append(node)
