@@ -389,6 +389,22 @@ def test_fan_of_small_change_is_not_reported():
     assert "fan_in" not in set(detect_patterns(frame(rows)).evidence[S.EV_CODE])
 
 
+def test_gather_scatter_members_paying_like_amounts_carry_full_weight():
+    rows = background()
+    rows += [(f"P{i}", "HUB", a, i) for i, a in enumerate([500, 520, 540, 60])]
+    rows += [("HUB", f"Q{i}", 480, 24 + i) for i in range(3)]
+    got = detect_patterns(frame(rows)).evidence.filter(pl.col(S.EV_CODE) == "gather_scatter")
+    score = dict(zip(got[S.EV_ACCOUNT], got[S.EV_SCORE], strict=True))
+    assert score["P0"] == score["Q0"] == score["HUB"]
+    # the payer of 60 among payers of about 500 is weaker evidence
+    assert score["P3"] == pytest.approx(DEFAULTS["gather_loose_member_weight"] * score["HUB"])
+    assert score["P3"] < score["HUB"]
+    params = {**DEFAULTS, "gather_member_amount_ratio": None}
+    got = detect_patterns(frame(rows), settings=params).evidence
+    got = got.filter(pl.col(S.EV_CODE) == "gather_scatter")
+    assert got[S.EV_SCORE].n_unique() == 1
+
+
 def test_gather_scatter_must_pass_on_what_it_collected():
     rows = background()
     rows += [(f"P{i}", "HUB", 30, i) for i in range(3)]  # pocket money in

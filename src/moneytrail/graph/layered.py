@@ -21,7 +21,17 @@ import networkx as nx
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import HUB, MEMBERS, ONE_OFF, ROLES, SPOKE, TOTAL, N, in_window
+from moneytrail.graph._common import (
+    HUB,
+    MEMBER_SCORES,
+    MEMBERS,
+    ONE_OFF,
+    ROLES,
+    SPOKE,
+    TOTAL,
+    N,
+    in_window,
+)
 
 _K = "mid"
 _T1 = "t1"
@@ -136,8 +146,17 @@ def detect_gather_scatter(
     min_each_side: int,
     min_flow_ratio: float,
     min_total: float,
+    member_amount_ratio: float | None = None,
+    loose_member_weight: float = 1.0,
 ) -> pl.DataFrame:
-    """A hub with ≥ m one-off payers and ≥ m one-off payees in one window, paying after."""
+    """A hub with ≥ m one-off payers and ≥ m one-off payees in one window, paying after.
+
+    With ``member_amount_ratio``, a payer (payee) whose amount is within that
+    ratio of at least m - 1 other payers' (payees') carries the instance's full
+    score, any other member ``loose_member_weight`` of it: the mules of a
+    gather-scatter are told what to pay and are paid even shares, while one
+    ordinary payment into or out of a busy account says little about its payer.
+    """
     # first transfer of each pair: one group-by serves both sides of the hub
     first_ts = pl.col(S.TIMESTAMP).min()
     ins = outs = sparse.group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT).agg(first_ts).collect().lazy()
@@ -202,6 +221,7 @@ def detect_gather_scatter(
         on=[S.TO_ACCOUNT, S.FROM_ACCOUNT],
     ).select(
         pl.col(S.TO_ACCOUNT).alias(HUB),
+        pl.col(S.FROM_ACCOUNT).alias(SPOKE),
         S.TXN_ID,
         S.TIMESTAMP,
         S.AMOUNT,
@@ -215,18 +235,18 @@ def detect_gather_scatter(
         on=[S.FROM_ACCOUNT, S.TO_ACCOUNT],
     ).select(
         pl.col(S.FROM_ACCOUNT).alias(HUB),
+        pl.col(S.TO_ACCOUNT).alias(SPOKE),
         S.TXN_ID,
         S.TIMESTAMP,
         S.AMOUNT,
         "_end",
         pl.lit(-1, pl.Int8).alias(_KIND),
     )
+    windowed = (
+        pl.concat([txn_in, txn_out]).filter(in_window(S.TIMESTAMP, "_end", window)).collect().lazy()
+    )
     txns = (
-        pl.concat([txn_in, txn_out])
-        .filter(
-            in_window(S.TIMESTAMP, "_end", window)
-        )
-        .group_by(HUB)
+        windowed.group_by(HUB)
         .agg(
             pl.col(S.TXN_ID).sort().alias(S.EV_TXN_IDS),
             pl.col(S.TIMESTAMP).min().alias(S.EV_WINDOW_START),
@@ -259,6 +279,22 @@ def detect_gather_scatter(
         + 0.25 * (1 - 0.5 ** (pl.min_horizontal(n_in, n_out) - min_each_side + 1))
         + 0.3 * passed
     )
+    inst = inst.with_columns(score.alias(S.EV_SCORE))
+    if member_amount_ratio is None:
+        member_scores = pl.concat_list(
+            S.EV_SCORE,
+            pl.col("_payers").list.eval(pl.lit(1.0)) * pl.col(S.EV_SCORE),
+            pl.col("_payees").list.eval(pl.lit(1.0)) * pl.col(S.EV_SCORE),
+        )
+    else:
+        inst = _with_member_weights(
+            inst, windowed, min_each_side, member_amount_ratio, loose_member_weight
+        )
+        member_scores = pl.concat_list(
+            S.EV_SCORE,
+            pl.col("_payer_w") * pl.col(S.EV_SCORE),
+            pl.col("_payee_w") * pl.col(S.EV_SCORE),
+        )
     return inst.select(
         pl.concat_list(pl.col(HUB), "_payers", "_payees").alias(MEMBERS),
         pl.concat_list(
@@ -266,7 +302,8 @@ def detect_gather_scatter(
             pl.col("_payers").list.eval(pl.lit("facilitator")),
             pl.col("_payees").list.eval(pl.lit("facilitator")),
         ).alias(ROLES),
-        score.alias(S.EV_SCORE),
+        S.EV_SCORE,
+        member_scores.alias(MEMBER_SCORES),
         S.EV_WINDOW_START,
         S.EV_WINDOW_END,
         S.EV_TXN_IDS,
@@ -281,6 +318,54 @@ def detect_gather_scatter(
             (_span_days().round(0) + 1).cast(pl.Int64),
         ).alias(S.EV_REASON),
     )
+
+
+def _with_member_weights(
+    inst: pl.DataFrame,
+    windowed: pl.LazyFrame,
+    min_each_side: int,
+    amount_ratio: float,
+    loose_weight: float,
+) -> pl.DataFrame:
+    """Add _payer_w and _payee_w (lists aligned with _payers and _payees): 1 for
+    a member whose amount is within ``amount_ratio`` of at least
+    ``min_each_side - 1`` others on its side, ``loose_weight`` otherwise."""
+    amounts = (
+        windowed.join(inst.lazy().select(HUB), on=HUB, how="semi")
+        .group_by(HUB, _KIND, SPOKE)
+        .agg(pl.col(S.AMOUNT).sum())
+        .collect()
+    )
+    # hubs have dozens of members at most: a self-join per hub and side is small
+    pairs = amounts.join(amounts, on=[HUB, _KIND], suffix="_o").filter(
+        (pl.col(SPOKE) != pl.col(f"{SPOKE}_o"))
+        & (
+            pl.max_horizontal(S.AMOUNT, f"{S.AMOUNT}_o")
+            <= amount_ratio * pl.min_horizontal(S.AMOUNT, f"{S.AMOUNT}_o")
+        )
+    )
+    kin = pairs.group_by(HUB, _KIND, SPOKE).agg(pl.len().alias("_kin"))
+    weights = amounts.join(kin, on=[HUB, _KIND, SPOKE], how="left").select(
+        HUB,
+        _KIND,
+        SPOKE,
+        pl.when(pl.col("_kin").fill_null(0) + 1 >= min_each_side)
+        .then(1.0)
+        .otherwise(loose_weight)
+        .alias("_w"),
+    )
+    for kind, side in ((1, "_payers"), (-1, "_payees")):
+        aligned = (
+            inst.select(HUB, pl.col(side).alias(SPOKE))
+            .explode(SPOKE)
+            .with_row_index("_o")
+            .join(weights.filter(pl.col(_KIND) == kind), on=[HUB, SPOKE], how="left")
+            .sort("_o")
+            .group_by(HUB, maintain_order=True)
+            .agg(pl.col("_w").fill_null(loose_weight).alias(f"{side[:-1]}_w"))
+        )
+        inst = inst.join(aligned, on=HUB, how="left")
+    return inst
 
 
 def bipartite_blocks(
