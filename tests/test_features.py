@@ -333,3 +333,19 @@ def test_legs_within_one_second_do_not_make_features_depend_on_row_order():
     std = (sum((g - mean) ** 2 for g in gaps) / 2) ** 0.5
     assert a["burstiness"] == pytest.approx(std / mean)
     assert a["active_span_days"] == pytest.approx(84 / 86400)  # 84.8 s, in whole seconds
+
+
+def test_ids_sharing_a_hash_fall_back_to_joining_on_the_ids(monkeypatch):
+    """Accounts are coded through 64-bit hashes of their ids unless two ids share
+    one; then the ids themselves are joined, with the same features."""
+    lf = txns(
+        [("A", "B", 100, 0), ("B", "C", 90, 5), ("C", "A", 80, 30), ("D", "B", 5, 40)]
+        + [(f"X{i}", "C", 10 + i, i) for i in range(20)]
+    )
+    hashed = account_features(lf).frame
+    monkeypatch.setattr(
+        pl.Series, "hash", lambda self, *a, **k: pl.Series(self.name, [7] * self.len(), pl.UInt64)
+    )
+    fallback = account_features(lf).frame
+    assert fallback.equals(hashed)
+    assert row(account_features(lf), "B")["in_counterparties"] == 2

@@ -289,12 +289,10 @@ def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.DataFra
         _hashed(pl.col(c)).alias(c) for c in (S.LOCATION_CITY, S.LOCATION_COUNTRY) if present[c]
     ]
     none = pl.lit(None, pl.UInt64)
-    codes = nodes.lazy()
     # Coded and hashed once, in memory: both legs of a transaction read these columns
     # (as one lazy query the engine joined and hashed the input once per leg).
     coded = (
-        valid.join(codes.rename({S.ACCOUNT_ID: S.FROM_ACCOUNT, _ACC: "_from"}), on=S.FROM_ACCOUNT)
-        .join(codes.rename({S.ACCOUNT_ID: S.TO_ACCOUNT, _ACC: "_to"}), on=S.TO_ACCOUNT)
+        _with_codes(valid, nodes)
         .select(
             "_from",
             "_to",
@@ -357,6 +355,35 @@ def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.DataFra
         (~same_account | (day != day.shift(1))).fill_null(True).alias(_NEW_DAY),
     )
     return legs.collect()
+
+
+def _with_codes(valid: pl.LazyFrame, nodes: pl.DataFrame) -> pl.LazyFrame:
+    """``valid`` with the sender's and receiver's integer codes as ``_from`` and ``_to``.
+
+    Joined on 64-bit hashes of the ids (at 5 M rows 1.0 CPU s less than joining
+    on the strings) when no two distinct ids share a hash, which is checked
+    exactly on the distinct ids; otherwise on the ids themselves.
+    """
+    ids = nodes.get_column(S.ACCOUNT_ID)
+    schema = valid.collect_schema()
+    strings = all(schema[c] == pl.String for c in (S.FROM_ACCOUNT, S.TO_ACCOUNT))
+    if strings and ids.dtype == pl.String:
+        hashes = ids.hash()
+        if hashes.n_unique() == ids.len():
+            codes = pl.LazyFrame({"_h": hashes, _ACC: nodes.get_column(_ACC)})
+            return valid.join(
+                codes.rename({"_h": "_hf", _ACC: "_from"}),
+                left_on=pl.col(S.FROM_ACCOUNT).hash(),
+                right_on="_hf",
+            ).join(
+                codes.rename({"_h": "_ht", _ACC: "_to"}),
+                left_on=pl.col(S.TO_ACCOUNT).hash(),
+                right_on="_ht",
+            )
+    codes = nodes.lazy()
+    return valid.join(
+        codes.rename({S.ACCOUNT_ID: S.FROM_ACCOUNT, _ACC: "_from"}), on=S.FROM_ACCOUNT
+    ).join(codes.rename({S.ACCOUNT_ID: S.TO_ACCOUNT, _ACC: "_to"}), on=S.TO_ACCOUNT)
 
 
 def _merchants(coded: pl.DataFrame, n_nodes: int, present: dict) -> list[int]:
