@@ -99,20 +99,16 @@ def case_bundles(
     others: set[str] = set()
     for case in cases:
         case_id = case["case_id"]
+        counterparties = _counterparties(members[case_id], edges[case_id])
         if max_nodes is None:
             keep[case_id] = None
         else:
             case_accounts = {str(a.get("account_id")): a for a in case.get("accounts") or []}
             member_nodes = [make_node(a, True, lookups, case_accounts.get(a))
                             for a in members[case_id]]
-            keep[case_id] = focus_keep(member_nodes, _counterparties(members[case_id],
-                                                                     edges[case_id]),
-                                       edges[case_id], max_nodes)
+            keep[case_id] = focus_keep(member_nodes, counterparties, edges[case_id], max_nodes)
         wanted = keep[case_id]
-        others.update(
-            end for end in _counterparties(members[case_id], edges[case_id])
-            if wanted is None or end in wanted
-        )
+        others.update(end for end in counterparties if wanted is None or end in wanted)
     lookups.add(NodeLookups.build(scan, others - member_ids))
     evidence = evidence_rows(scan, {a: cid for cid, accs in members.items() for a in accs},
                              max_evidence, catalogue)
