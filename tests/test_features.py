@@ -349,3 +349,22 @@ def test_ids_sharing_a_hash_fall_back_to_joining_on_the_ids(monkeypatch):
     fallback = account_features(lf).frame
     assert fallback.equals(hashed)
     assert row(account_features(lf), "B")["in_counterparties"] == 2
+
+
+def test_inflows_of_one_day_give_holding_times_whatever_the_row_order():
+    """Daily exports: inflows of one day are taken first in, first out by amount,
+    not by their position in the file."""
+    rows = [("S1", "A", 100, 0), ("S2", "A", 10, 0), ("S3", "A", 50, 0), ("A", "R", 100, 24)]
+    rows += [("A", "R", 60, 72)]
+
+    def holding(order):
+        fr = account_features(txns([rows[i] for i in order], t0=datetime(2024, 3, 1)))
+        return row(fr, "A")["holding_hours"], fr.frame
+
+    first, frame = holding([0, 1, 2, 3, 4])
+    for order in ([2, 1, 0, 4, 3], [1, 2, 0, 3, 4], [4, 0, 2, 1, 3]):
+        other, other_frame = holding(order)
+        assert other_frame.equals(frame)
+    # 10 then 50 sent on after 24 h (the 100 out covers them and 40 of the 100 in),
+    # the 100 in after 72 h: holding times 24, 24, 72
+    assert first == 24.0

@@ -595,7 +595,8 @@ def _flow_through(legs: pl.DataFrame, cfg: dict, desc: dict) -> pl.DataFrame:
         return pl.DataFrame(schema={_ACC: legs.schema[_ACC]} | {c: pl.Float64 for c in names})
 
     running = (
-        legs.lazy()
+        _inflows_of_one_second_by_amount(legs)
+        .lazy()
         .select(
             pl.col(_ACC),
             pl.col(S.TIMESTAMP).dt.epoch("s").alias("_t"),
@@ -666,6 +667,39 @@ def _flow_through(legs: pl.DataFrame, cfg: dict, desc: dict) -> pl.DataFrame:
         .agg(pl.col("holding_hours").median())
     )
     return frame.join(holding, on=_ACC, how="left")
+
+
+def _inflows_of_one_second_by_amount(legs: pl.DataFrame) -> pl.DataFrame:
+    """The legs with each account's inflows of one second in ascending amount.
+
+    The legs' sort leaves such ties in input order, and first-in first-out
+    holding times depend on it (daily exports tie most inflows). Only the
+    tied rows are rewritten; outflows of one second need no order (every
+    look-up lands after all of them).
+    """
+    second = pl.col(S.TIMESTAMP).dt.epoch("s")
+    tied = (
+        legs.select(
+            (pl.col(_ACC) == pl.col(_ACC).shift(1))
+            & (second == second.shift(1))
+            & pl.col(_IN)
+            & pl.col(_IN).shift(1)
+        )
+        .to_series()
+        .fill_null(False)
+        .to_numpy()
+    )  # row i ties with row i - 1
+    if not tied.any():
+        return legs
+    in_tie = tied.copy()
+    in_tie[:-1] |= tied[1:]
+    rows = np.flatnonzero(in_tie)
+    run = np.cumsum(~tied)[rows]
+    amounts = legs.get_column(S.AMOUNT).gather(rows).to_numpy()
+    source = rows[np.lexsort((amounts, run))]
+    return legs.with_columns(
+        legs.get_column(c).scatter(rows, legs.get_column(c).gather(source)) for c in legs.columns
+    )
 
 
 def _account_table_features(
