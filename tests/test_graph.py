@@ -103,6 +103,22 @@ def test_fan_in_of_similar_amounts_within_days_is_a_coordinated_fan():
     assert codes_of(ev, "HUB") == {"fan_in"}
 
 
+def test_burst_of_coordinated_payers_among_many_ordinary_ones_is_a_coordinated_fan():
+    # twenty customers paying small, different amounts every ten days ...
+    rows = background() + [(f"C{i}", "HUB", 20 + 9 * i, 24 * 10 * i) for i in range(20)]
+    ev = detect_patterns(frame(rows)).evidence
+    assert codes_of(ev, "HUB") == {"fan_in"}
+    # ... and six payers of about 3,000 within three days: few of the payers,
+    # most of the money
+    burst = [(f"P{i}", "HUB", 3000 + 20 * i, 24 * 60 + 12 * i) for i in range(6)]
+    ev = detect_patterns(frame(rows + burst)).evidence
+    coord = ev.filter(pl.col(S.EV_CODE) == "coordinated_fan")
+    assert set(coord[S.EV_ACCOUNT]) == {"HUB"} | {f"P{i}" for i in range(6)}
+    hub_reason = coord.filter(pl.col(S.EV_ACCOUNT) == "HUB")[S.EV_REASON][0]
+    assert hub_reason.startswith("6 of the 24 one-off counterparties of HUB")
+    assert "the densest group 91% of the fan's money" in hub_reason
+
+
 def test_time_respecting_cycle_is_found_once_and_out_of_order_loop_is_not():
     loop = [("A", "B", 1000, 0), ("B", "C", 980, 24), ("C", "D", 960, 48), ("D", "A", 940, 72)]
     ev = detect_patterns(frame(background() + loop)).evidence

@@ -245,16 +245,23 @@ def detect_fan(
             "facilitator",
         )
     )
-    # Coordinated: at least coordinated_min_share of the fan's counterparties
-    # in its largest cluster (many unrelated payers paying nearly the same
-    # amount within days: a fixed price, or mules told what to pay), moving at
-    # least min_total between them. Being one of a busy account's many payers
-    # is ordinary; being one of a cluster that is most of its payers is not,
-    # so this is its own, rarer indicator, on the hub and the clustered spokes.
+    # Coordinated: the fan's largest cluster (many unrelated payers paying
+    # nearly the same amount within days: a fixed price, or mules told what to
+    # pay) holds at least coordinated_min_share of its counterparties or of its
+    # money, and the clustered spokes move at least min_total. Being one of a
+    # busy account's many payers is ordinary; being one of a cluster that is
+    # most of its payers, or brought most of its money, is not, so this is its
+    # own, rarer indicator, on the hub and the clustered spokes. (The money
+    # share finds a burst of coordinated payers into an account that also has
+    # many ordinary ones: AP 0.610 -> 0.639 and 0.534 -> 0.587 on two generated
+    # sets, sample_data 0.647 -> 0.652, AMLSim small unchanged.)
     in_cluster = pl.col("_margin").list.eval((pl.element() >= 0).arg_true())
     clustered_money = pl.col(_SPOKE_TOTALS).list.gather(in_cluster).list.sum()
-    share = (pl.col("_cluster") / pl.col(N)).clip(0, 1)
+    densest = pl.col(KINS).list.eval((pl.element() == pl.element().max()).arg_true())
+    money_share = (pl.col(_SPOKE_TOTALS).list.gather(densest).list.sum() / pl.col(TOTAL)).clip(0, 1)
+    share = pl.max_horizontal((pl.col("_cluster") / pl.col(N)).clip(0, 1), "_money_share")
     coord_score = 0.5 + 0.5 * share
+    out = out.with_columns(money_share.alias("_money_share"))
     if coordinated_min_share is None:
         coordinated = pl.lit(False)
     else:
@@ -272,12 +279,13 @@ def detect_fan(
         .then(
             pl.format(
                 "{} of the {} one-off counterparties of {} {} similar amounts around the same "
-                "time ({} in all): coordinated {}",
+                "time ({} in all; the densest group {}% of the fan's money): coordinated {}",
                 pl.col("_cluster"),
                 pl.col(N),
                 pl.col(HUB),
                 pl.lit("paid it" if direction == "in" else "were paid"),
                 clustered_money.round(2),
+                (pl.col("_money_share") * 100).round(0).cast(pl.Int64),
                 pl.lit("payers" if direction == "in" else "payees"),
             )
         )
