@@ -6,6 +6,8 @@
     python benchmarks/features_speed.py --generated DIR     # moneytrail generate -o DIR
     python benchmarks/features_speed.py --amlsim-2019 DIR   # amlsim_upstream_20k/20K_cycle200
     python benchmarks/features_speed.py --compare OLD.parquet NEW.parquet  # same features?
+    python benchmarks/features_speed.py --rows 5000000 --accounts 500000 --keep DIR
+    python benchmarks/features_speed.py --compare-scores OLD.scores.parquet NEW.scores.parquet
 
 Speed: makes its own transactions with numpy (heavy-tailed account activity,
 a year of timestamps with a time of day, channels, MCCs, cities, countries),
@@ -15,6 +17,13 @@ process so its peak memory (VmHWM) is its own:
 - ``bare``: ``pl.scan_parquet`` + one group-by (count and sum per sender): the yardstick
 - ``features``: ``account_features`` on the same file
 - ``outliers``: ``detect_outliers`` on the features
+
+``--keep DIR`` keeps the transactions, the features and the outlier scores
+(``transactions.parquet.features.parquet``, ``transactions.parquet.scores.parquet``):
+run two versions with their own DIR, then ``--compare`` the features and
+``--compare-scores`` the rankings (top-k overlap at the default review budget).
+The machine may be shared: read ``cpu_seconds`` (all threads), not ``seconds``;
+``POLARS_MAX_THREADS=1`` makes the CPU seconds of two runs steadier.
 
 Yardstick (``--amlsim``): average precision at account level of the outlier
 score alone (positives: members of ``is_sar=True`` alerts), next to a seeded
@@ -122,6 +131,7 @@ def run_stage(stage: str, path: str) -> dict:
         res = detect_outliers(feats)
         out["accounts"] = res.scores.height
         out["evidence"] = res.evidence.height
+        res.scores.write_parquet(path + ".scores.parquet")
     out["seconds"] = round(time.perf_counter() - t0, 2)
     # CPU seconds of all threads: steadier than wall time on a shared machine
     out["cpu_seconds"] = round(time.process_time() - c0, 2)
@@ -129,9 +139,11 @@ def run_stage(stage: str, path: str) -> dict:
     return out
 
 
-def speed(rows: int, accounts: int) -> None:
+def speed(rows: int, accounts: int, keep: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        path = str(Path(tmp) / "transactions.parquet")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+        path = str(Path(keep or tmp) / "transactions.parquet")
         t0 = time.perf_counter()
         make_transactions(rows, accounts).write_parquet(path)
         print(f"generated {rows:,} rows in {time.perf_counter() - t0:.1f}s", flush=True)
@@ -330,6 +342,19 @@ def compare(old_path: str, new_path: str, tolerance: float = 1e-9) -> bool:
     return same
 
 
+def compare_scores(old_path: str, new_path: str) -> None:
+    """Top-k overlap of two outlier rankings of the same accounts, at the default
+    review budget (1 % of the accounts, at least ``min_top_k``) and a tenth of it."""
+    from moneytrail.outliers import DEFAULTS, RANK, _budget
+
+    old, new = pl.read_parquet(old_path), pl.read_parquet(new_path)
+    budget = _budget(DEFAULTS, old.height)
+    for k in sorted({budget, max(1, budget // 10)}, reverse=True):
+        top_old = set(old.filter(pl.col(RANK) <= k).get_column(S.ACCOUNT_ID))
+        top_new = set(new.filter(pl.col(RANK) <= k).get_column(S.ACCOUNT_ID))
+        print(f"top-{k} overlap: {len(top_old & top_new) / k:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -341,6 +366,10 @@ def main() -> None:
     ap.add_argument("--amlsim-2019", help="an old-format AMLSim folder (nodes.csv)")
     ap.add_argument("--constant-amount", action="store_true", help="with --amlsim-2019")
     ap.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="two features files")
+    ap.add_argument(
+        "--compare-scores", nargs=2, metavar=("OLD", "NEW"), help="two outlier score files"
+    )
+    ap.add_argument("--keep", help="keep transactions, features and scores in this folder")
     ap.add_argument("--stage", help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -348,6 +377,8 @@ def main() -> None:
         print(json.dumps(run_stage(args.stage, args.path)))
     elif args.compare:
         sys.exit(0 if compare(*args.compare) else 1)
+    elif args.compare_scores:
+        compare_scores(*args.compare_scores)
     elif args.amlsim:
         amlsim(args.amlsim)
     elif args.amlsim_2019:
@@ -355,7 +386,7 @@ def main() -> None:
     elif args.generated:
         generated(args.generated)
     else:
-        speed(args.rows, args.accounts or args.rows // 10)
+        speed(args.rows, args.accounts or args.rows // 10, args.keep)
 
 
 if __name__ == "__main__":
