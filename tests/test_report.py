@@ -200,6 +200,41 @@ def test_case_pictures_draw_flows_loops_and_empty_cases(tmp_path):
     assert Image.open(pictures.case_network(empty, tmp_path / "e.png")).size == (800, 600)
 
 
+@pytest.mark.parametrize("dump", [
+    lambda doc: json.dumps(doc, indent=1),  # as the scan writes it
+    lambda doc: json.dumps({"note": "x", **doc, "after": [1, {"cases": 2}]}, ensure_ascii=False),
+])
+def test_cases_are_read_one_at_a_time_and_decode_as_json_does(tmp_path, dump):
+    from moneytrail.report.scan_output import CaseIndex, case_headers
+
+    cases = [{"case_id": f"C{i}", "summary": f"Zoë ↔ {SCRIPT_MEMO} {i}", "score": i / 3,
+              "links": [{"from": "A", "to": "B", "total": 1.5}] * i, "txn_ids": ["T1"],
+              "accounts": [{"account_id": "A", "rank": None}], "shared_identifiers": []}
+             for i in range(4)]
+    path = tmp_path / S.CASES_FILE
+    path.write_text(dump({"cases": cases}), encoding="utf-8")
+    index = CaseIndex(path)
+    assert len(index) == 4 and list(index) == cases and index[1:3] == cases[1:3]
+    assert case_headers(index, 1, 9) == case_headers(cases, 1, 9)
+    assert case_headers(index, 0, 1) == [{"case_id": "C0", "summary": cases[0]["summary"],
+                                          "score": 0.0}]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[]", "expected"), ("{}", "expected"), ('{"cases": {}}', "expected"),
+    ('{"cases": [1]}', "case number 1 has no case_id"),
+    ('{"cases": [{"case_id": "C1"},]}', "not valid JSON"),
+    ('{"cases": []} trailing', "not valid JSON"), ("", "not valid JSON"),
+])
+def test_broken_cases_json_is_one_clear_error(tmp_path, text, message):
+    from moneytrail.report.scan_output import CaseIndex
+
+    path = tmp_path / S.CASES_FILE
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        CaseIndex(path)
+
+
 def test_report_of_a_missing_scan_is_one_clear_error(tmp_path):
     with pytest.raises(InputError, match="scan output folder not found"):
         write_report(tmp_path / "nowhere")

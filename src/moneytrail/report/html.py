@@ -19,7 +19,7 @@ from moneytrail import __version__
 from moneytrail import schema as S
 from moneytrail.report import assets
 from moneytrail.report.casedata import case_bundles
-from moneytrail.report.scan_output import ScanOutput, load_scan
+from moneytrail.report.scan_output import ScanOutput, case_headers, load_scan
 
 PICTURES_DIR = "report_files"  # beside report.html: printable PNGs
 MAX_ALERT_ROWS = 1000  # alerts listed in the page; the full list is alerts.csv
@@ -243,7 +243,7 @@ def write_report(outdir: Path, top_cases: int = 20, scan: ScanOutput | None = No
     context = summary_context(scan, catalogue)
     context.update(
         cases=views,
-        other_cases=scan.cases[len(top): len(top) + MAX_OTHER_CASES],
+        other_cases=case_headers(scan.cases, len(top), len(top) + MAX_OTHER_CASES),
         n_other_cases=max(0, len(scan.cases) - len(top)),
         histogram_png=assets.png_data_uri(histogram),
         histogram_file=f"{PICTURES_DIR}/{histogram.name}",

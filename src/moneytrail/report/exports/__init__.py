@@ -12,7 +12,7 @@ from pathlib import Path
 
 from moneytrail.errors import InputError
 from moneytrail.report.casedata import case_bundles
-from moneytrail.report.scan_output import load_scan
+from moneytrail.report.scan_output import case_headers, load_scan
 
 EXPORT_FORMATS: dict[str, str] = {
     "goaml": "moneytrail.report.exports.goaml",
@@ -44,18 +44,22 @@ def export(
     if profile is not None and fmt != "goaml":
         raise InputError("--profile applies to --format goaml only")
     scan = load_scan(outdir)
-    selected = scan.cases
+    # which cases, from their headers: whole cases are decoded for the chosen only
+    headers = case_headers(scan.cases, 0, len(scan.cases))
+    chosen = list(range(len(headers)))
     if cases:
-        known = {c["case_id"] for c in scan.cases}
+        known = {h["case_id"] for h in headers}
         unknown = [c for c in cases if c not in known]
         if unknown:
             raise InputError(
                 "unknown case id(s): " + ", ".join(unknown),
                 file=str(Path(outdir) / "cases.json"),
             )
-        selected = [c for c in scan.cases if c["case_id"] in set(cases)]
+        wanted = set(cases)
+        chosen = [i for i in chosen if headers[i]["case_id"] in wanted]
     if top_cases is not None:
-        selected = selected[:top_cases]
+        chosen = chosen[:top_cases]
+    selected = [scan.cases[i] for i in chosen]
     bundles = case_bundles(scan, selected, max_txns=MAX_EXPORT_TXNS, max_evidence=1000)
     module = importlib.import_module(EXPORT_FORMATS[fmt])
     return module.write(scan, bundles, Path(out), fmt=fmt, profile=profile)
