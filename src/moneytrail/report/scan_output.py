@@ -212,9 +212,13 @@ class CaseIndex(Sequence):
     def _decode(self, start: int, end: int) -> dict[str, Any]:
         if self._text is not None:
             return json.loads(self._text[start:end])
-        with open(self.path, "rb") as handle:
-            handle.seek(start)
-            return json.loads(handle.read(end - start))
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(start)
+                return json.loads(handle.read(end - start))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"changed or gone while being read: {exc}", file=str(self.path),
+                             hint="run the command again once the scan has finished") from None
 
 
 def case_headers(cases: Sequence, start: int, stop: int) -> list[dict[str, Any]]:
