@@ -103,6 +103,19 @@ def test_fan_in_of_similar_amounts_within_days_is_a_coordinated_fan():
     assert codes_of(ev, "HUB") == {"fan_in"}
 
 
+def test_business_paying_like_amounts_is_no_coordinated_fan():
+    # a shop paying six people about the same the same week: wages, not mules
+    rows = background() + [("SHOP", f"R{i}", 1200 + 10 * i, 24 * i + 3) for i in range(6)]
+    accounts = pl.DataFrame({S.ACCOUNT_ID: ["SHOP"], S.HOLDER_TYPE: ["business"]})
+    ev = detect_patterns(frame(rows), accounts=accounts).evidence
+    assert "fan_out" in codes_of(ev, "SHOP")
+    assert "coordinated_fan" not in set(ev[S.EV_CODE])
+    # the same from a personal account is coordinated
+    accounts = pl.DataFrame({S.ACCOUNT_ID: ["SHOP"], S.HOLDER_TYPE: ["person"]})
+    ev = detect_patterns(frame(rows), accounts=accounts).evidence
+    assert "coordinated_fan" in codes_of(ev, "SHOP")
+
+
 def test_burst_of_coordinated_payers_among_many_ordinary_ones_is_a_coordinated_fan():
     # twenty customers paying small, different amounts every ten days ...
     rows = background() + [(f"C{i}", "HUB", 20 + 9 * i, 24 * 10 * i) for i in range(20)]

@@ -20,7 +20,13 @@ import polars as pl
 
 from moneytrail import schema as S
 from moneytrail.evidence import concat_evidence, empty_evidence
-from moneytrail.graph._common import mark_one_off, parse_window, prepare_edges, to_evidence
+from moneytrail.graph._common import (
+    MEMBERS,
+    mark_one_off,
+    parse_window,
+    prepare_edges,
+    to_evidence,
+)
 from moneytrail.graph.cycles import detect_cycles
 from moneytrail.graph.fan import (
     account_side_counts,
@@ -86,8 +92,9 @@ DEFAULTS: dict[str, Any] = {
     "fan_loose_spoke_share": 0.15,
     # coordinated_fan: a fan-in or fan-out whose largest cluster of similar
     # amounts around the same time holds at least this share of its one-off
-    # counterparties (and moves min_instance_total): its hub and the clustered
-    # spokes carry this rarer indicator besides the fan's own.
+    # counterparties or of its money (and moves min_instance_total): its hub
+    # and the clustered spokes carry this rarer indicator besides the fan's
+    # own; not where the accounts table says the hub is a business.
     "coordinated_min_share": 0.5,
     # At least this many one-off transfers sent by one account spaced like
     # clockwork (gaps varying by at most this share of their mean) are standing
@@ -169,6 +176,20 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def _persons_only(instances: pl.DataFrame, accounts: pl.DataFrame | None) -> pl.DataFrame:
+    """Coordinated fans whose hub is not known to be a business: a business paying
+    its staff, or paid a fixed price by its customers, has the same shape."""
+    if accounts is None or S.HOLDER_TYPE not in accounts.columns or instances.height == 0:
+        return instances
+    businesses = (
+        accounts.filter(pl.col(S.HOLDER_TYPE).cast(pl.String).str.to_lowercase() == "business")
+        .get_column(S.ACCOUNT_ID)
+        .cast(pl.String)
+        .implode()
+    )
+    return instances.filter(~pl.col(MEMBERS).list.first().is_in(businesses))
+
+
 @dataclass
 class PatternResult:
     """Evidence rows of all pattern instances, and notices for the user."""
@@ -244,7 +265,7 @@ def detect_patterns(
                 if more.height:
                     coordinated.append(more)
     if coordinated:
-        add("coordinated_fan", pl.concat(coordinated))
+        add("coordinated_fan", _persons_only(pl.concat(coordinated), accounts))
     if "cycle" in enabled:
         add(
             "cycle",
