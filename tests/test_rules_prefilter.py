@@ -203,6 +203,10 @@ def test_input_order_does_not_matter(tmp_path):
     assert hits(in_time_order) and hits(in_time_order) == hits(shuffled)
     order = [S.EV_CODE, S.EV_ACCOUNT]
     assert in_time_order.evidence.sort(order).equals(shuffled.evidence.sort(order))
+    # each rule's evidence comes in account order (scoring breaks ties by it)
+    evidence = shuffled.evidence
+    assert evidence[S.EV_CODE].n_unique() > 1
+    assert evidence.group_by(S.EV_CODE).agg(pl.col(S.EV_ACCOUNT).is_sorted())[S.EV_ACCOUNT].all()
 
 
 def test_sorted_movements_are_the_movements_view():

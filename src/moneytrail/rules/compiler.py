@@ -922,6 +922,9 @@ def _evidence(compiled: CompiledRule, frame: pl.DataFrame) -> pl.DataFrame:
     rule = compiled.rule
     if frame.height == 0:
         return empty_evidence()
+    # one row per subject account; in account order, not the group-by's (which varies
+    # from run to run, and scoring breaks ties between equal evidence by its order)
+    frame = frame.sort(_SUBJECT)
     reasons, scores = [], []
     base = rule.base_score
     window = window_words(rule.window)
