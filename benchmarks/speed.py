@@ -13,9 +13,11 @@ process's alone:
    per receiver (count and sum of amounts), collected together;
 2. ``run_scan`` with default settings (the HTML report included, as the CLI does).
 
-It prints wall time, peak RSS (``ru_maxrss``) and the per-stage timings of the
-scan's manifest, the ratio scan / bare pass, and seconds per million rows so the
-growth from 1 M to 5 M (to 20 M) can be read off.
+It prints wall time, CPU seconds, peak RSS (``ru_maxrss``), the per-stage timings
+and peak RSS of the scan's manifest (a high-water mark: the stage where it jumps
+set the peak), the ratio scan / bare pass, and seconds per million rows so the
+growth from 1 M to 5 M (to 20 M) can be read off. On a shared machine read CPU
+seconds and peak RSS: others' jobs make wall time noisy.
 """
 
 from __future__ import annotations
