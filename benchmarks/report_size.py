@@ -199,7 +199,7 @@ if step == "held":
     from moneytrail.report.scan_output import load_scan
     from moneytrail.rules import load_rules
     base = load_scan(out)
-    held = dict(manifest=base.manifest, cases=base.cases, scores=base.scores,
+    held = dict(manifest=base.manifest, cases=list(base.cases), scores=base.scores,
                 alerts=base.alerts, evidence=base.evidence.collect(),
                 transactions=pl.scan_parquet(out / S.TRANSACTIONS_FILE),
                 quarantine_rows=base.quarantine_rows,
