@@ -231,16 +231,32 @@ def run_scan(
         if kyc is not None:
             kyc.write_parquet(outdir / S.ACCOUNTS_FILE)
         features.frame.write_parquet(outdir / S.FEATURES_FILE)
+        # compact: an indent makes json use its slow pure-Python encoder (cases.json
+        # is the largest file of a big scan)
         (outdir / S.CASES_FILE).write_text(
-            json.dumps({"cases": cases}, indent=1, default=str), encoding="utf-8"
+            json.dumps({"cases": cases}, default=str), encoding="utf-8"
         )
     _write_manifest(outdir, manifest, stage)
 
     if report:
-        from moneytrail.report import write_report  # the report stack loads only when used
+        # the report stack loads only when used
+        from moneytrail.report import scan_in_memory, write_report
 
         with stage("report"):
-            write_report(outdir)
+            # what the scan holds is handed over instead of read back from OUTDIR
+            held = scan_in_memory(
+                outdir,
+                manifest=manifest,
+                cases=cases,
+                scores=scores,
+                alerts=alerts,
+                evidence=evidence,
+                transactions=ingested.transactions,
+                accounts=kyc,
+                quarantine_rows=ingested.quarantine.height,
+                rules=ruleset.rules,
+            )
+            write_report(outdir, scan=held)
         _write_manifest(outdir, manifest, stage)
 
     return ScanResult(outdir, ingested, scores, alerts, evidence, cases, manifest, notices)
