@@ -60,15 +60,17 @@ def build_cases(
     member_evidence = evidence.join(
         alerted, left_on=S.EV_ACCOUNT, right_on=S.SC_ACCOUNT, how="semi"
     )
-    graph = nx.Graph()
-    graph.add_nodes_from(alerted[S.SC_ACCOUNT].to_list())
     linking = member_evidence.filter(pl.col(S.EV_SCORE) >= settings["link_min_score"])
-    graph.add_edges_from(_instance_links(linking))
-    graph.add_edges_from(_supporting_flow_links(linking, transactions, alerted))
+    links = _instance_links(linking) + _supporting_flow_links(linking, transactions, alerted)
     shared = _shared_identifiers(accounts, alerted)
     for item in shared:
         members = item["accounts"]
-        graph.add_edges_from((members[0], other) for other in members[1:])
+        links.extend((members[0], other) for other in members[1:])
+    # Nodes and edges go in in sorted order: Louvain's result depends on it even
+    # with a fixed seed, and the same export must give the same cases.
+    graph = nx.Graph()
+    graph.add_nodes_from(sorted(alerted[S.SC_ACCOUNT].to_list()))
+    graph.add_edges_from(sorted({(min(a, b), max(a, b)) for a, b in links}))
 
     # Deterministic case ids: components ordered by their riskiest member's rank.
     rank = dict(zip(alerts[S.SC_ACCOUNT].to_list(), alerts[S.SC_RANK].to_list(), strict=True))

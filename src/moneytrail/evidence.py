@@ -48,12 +48,34 @@ def evidence_frame(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     return df
 
 
+# Scores are kept to this many decimals: sums taken in a different order (polars
+# runs group-bys in parallel) differ in the last bits, and the same export must
+# give the same evidence.
+SCORE_DECIMALS = 9
+
+
 def concat_evidence(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
-    """Stack the outputs of several detectors into one Evidence table."""
+    """Stack the outputs of several detectors into one Evidence table.
+
+    Rows come in a fixed order (account, detector, code, instance, window,
+    reason) with each row's transactions sorted, whatever order the detectors'
+    parallel group-bys produced, so two scans of one export write the same
+    evidence and scoring breaks ties the same way.
+    """
     frames = [evidence_frame(f) for f in frames]
     if not frames:
         return empty_evidence()
-    return pl.concat(frames, how="vertical")
+    return (
+        pl.concat(frames, how="vertical")
+        .with_columns(
+            pl.col(S.EV_SCORE).round(SCORE_DECIMALS),
+            pl.col(S.EV_TXN_IDS).list.sort(),
+        )
+        .sort(
+            S.EV_ACCOUNT, S.EV_DETECTOR, S.EV_CODE, S.EV_INSTANCE, S.EV_WINDOW_START,
+            S.EV_REASON, S.EV_SCORE, nulls_last=True, maintain_order=True,
+        )
+    )
 
 
 def _check_values(df: pl.DataFrame, column: str, allowed: tuple[str, ...], allow_null=False):

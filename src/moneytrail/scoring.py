@@ -101,8 +101,13 @@ def score_accounts(
     weighted = weigh_evidence(evidence, settings, universe.height).lazy()
     universe = universe.lazy()
     per_code = (
-        weighted.sort(_WEIGHT, descending=True)
-        .group_by(S.EV_ACCOUNT, S.EV_CODE)
+        # ties broken by the row's own fields, so equal weights pick the same row
+        weighted.sort(
+            [_WEIGHT, S.EV_DETECTOR, S.EV_REASON, S.EV_ROLE],
+            descending=[True, False, False, False],
+            nulls_last=True,
+        )
+        .group_by(S.EV_ACCOUNT, S.EV_CODE, maintain_order=True)
         .agg(
             pl.col(_WEIGHT).first(),
             pl.col(S.EV_DETECTOR).first(),
@@ -119,9 +124,11 @@ def score_accounts(
             pl.col(S.EV_CODE).n_unique().alias("_n_codes"),
             pl.col(S.EV_DETECTOR).n_unique().alias("_n_detectors"),
             pl.len().alias(S.SC_N_EVIDENCE),
-            pl.col(S.EV_CODE).sort_by(_WEIGHT, descending=True).alias("_codes"),
+            pl.col(S.EV_CODE)
+            .sort_by([_WEIGHT, S.EV_CODE], descending=[True, False])
+            .alias("_codes"),
             pl.col(S.EV_REASON)
-            .sort_by(_WEIGHT, descending=True)
+            .sort_by([_WEIGHT, S.EV_CODE], descending=[True, False])
             .head(settings["max_reasons"])
             .alias("_reasons"),
             _role_vote().alias(S.SC_ROLE),
@@ -165,7 +172,12 @@ def score_accounts(
 
 def _role_vote() -> pl.Expr:
     """The role the account's evidence points to most strongly (by weight)."""
-    return pl.col(S.EV_ROLE).sort_by(_WEIGHT, descending=True).drop_nulls().first()
+    return (
+        pl.col(S.EV_ROLE)
+        .sort_by([_WEIGHT, S.EV_CODE], descending=[True, False])
+        .drop_nulls()
+        .first()
+    )
 
 
 def level_expr(risk: pl.Expr, levels: dict[str, float]) -> pl.Expr:

@@ -147,9 +147,12 @@ def detect_cycles(
     cycles = pl.concat(found) if found else pl.DataFrame()
     if cycles.height == 0:
         return cycles
-    # The same round trip is found once from each of its accounts: keep one.
-    cycles = cycles.with_columns(pl.col(_TXNS).list.sort().list.join(",").alias(_KEY)).unique(
-        _KEY, keep="first"
+    # The same round trip is found once from each of its accounts: keep the one
+    # read from its first transfer.
+    cycles = (
+        cycles.with_columns(pl.col(_TXNS).list.sort().list.join(",").alias(_KEY))
+        .sort(pl.col(_KEY), pl.col(_T0), pl.col(_PATH).list.join(","))
+        .unique(_KEY, keep="first", maintain_order=True)
     )
     # Relative difference of the first and the returning amount, over the larger
     # of the two: 0 when the money comes back whole, at most 1 (so a limit of 1.0
@@ -160,7 +163,11 @@ def detect_cycles(
     # Several cycles through the same accounts (repeated rounds) are one instance.
     cycles = (
         cycles.with_columns(pl.col(_PATH).list.sort().list.join(",").alias(_KEY))
-        .group_by(_KEY)
+        # one round trip per instance read the same way every run: the earliest
+        # (its transactions' ids break ties), however the joins ordered rows
+        .with_columns(pl.col(_TXNS).list.sort().list.join(",").alias("_round"))
+        .sort(_T0, "_round")
+        .group_by(_KEY, maintain_order=True)
         .agg(
             pl.col(_PATH).first(),
             pl.col(_TXNS)
@@ -172,7 +179,7 @@ def detect_cycles(
             pl.col("_drift").min(),
             pl.col(_AMTS).list.first().sum().alias(TOTAL),
             (pl.col(_AMTS).list.last() / pl.col(_AMTS).list.first())
-            .sort_by("_drift")
+            .sort_by("_drift", maintain_order=True)
             .first()
             .alias("_returned"),
             pl.len().alias("_rounds"),
