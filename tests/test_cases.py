@@ -122,6 +122,31 @@ def test_large_linked_groups_are_split_into_communities():
     assert groups == [sorted(group_a), sorted(group_b)]
 
 
+def test_splitting_repeats_until_cases_fit_the_limit():
+    # Thirty small rings of five joined in a ring: modularity first merges
+    # neighbouring rings into groups of ten and more, still over a limit of 8.
+    rings = [[f"R{r:02d}{i}" for i in range(5)] for r in range(30)]
+    rows = [
+        _ev(a, "cycle", instance=f"ring-{r}", detector="pattern")
+        for r, members in enumerate(rings)
+        for a in members
+    ]
+    evidence = evidence_frame(pl.DataFrame(rows))
+    universe = pl.DataFrame({S.ACCOUNT_ID: [a for ring in rings for a in ring]})
+    alerts = select_alerts(score_accounts(evidence, universe, NO_RARITY))
+    links = [(f"t{r}", rings[r][0], rings[(r + 1) % 30][1], 5.0, T0) for r in range(30)]
+    # each joining transfer supports evidence of its sender, so it links the rings
+    rows += [_ev(rings[r][0], "pass_through_chain", instance=None, detector="pattern",
+                 txn_ids=[f"t{r}"]) for r in range(30)]
+    evidence = evidence_frame(pl.DataFrame(rows, infer_schema_length=None))
+    cases, _ = build_cases(alerts, evidence, _txns(links), None, {"max_case_accounts": 8})
+    assert max(c["n_accounts"] for c in cases) <= 8
+    members = [a["account_id"] for c in cases for a in c["accounts"]]
+    assert sorted(members) == sorted(a for ring in rings for a in ring)
+    # each case is one ring, give or take a joining account of the next
+    assert all(len({a["account_id"][:3] for a in c["accounts"]}) <= 2 for c in cases)
+
+
 def test_faint_evidence_links_nothing():
     txns = _txns([("t1", "A", "B", 100.0, T0)])
     faint = {S.EV_SCORE: 0.2}

@@ -90,14 +90,25 @@ def build_cases(
 
 
 def _split_large(graph: nx.Graph, limit: int) -> list[set[str]]:
-    """Connected components, with those over ``limit`` split into communities."""
+    """Connected components, with those over ``limit`` split into communities.
+
+    A community can itself be over the limit (modularity merges small groups
+    in a large network), so splitting repeats on what is still too large until
+    Louvain finds no further split; an investigator gets networks of a size
+    that can be read, each as tight as the links allow.
+    """
     groups: list[set[str]] = []
-    for component in nx.connected_components(graph):
-        if len(component) <= limit:
-            groups.append(component)
+    pending = sorted((set(c) for c in nx.connected_components(graph)), key=min)
+    while pending:
+        group = pending.pop()
+        if len(group) <= limit:
+            groups.append(group)
             continue
-        communities = nx.community.louvain_communities(graph.subgraph(component), seed=0)
-        groups.extend(set(c) for c in communities)
+        communities = nx.community.louvain_communities(graph.subgraph(sorted(group)), seed=0)
+        if len(communities) < 2:
+            groups.append(group)  # no community structure left to split along
+            continue
+        pending.extend(sorted((set(c) for c in communities), key=min))
     return groups
 
 
