@@ -40,6 +40,7 @@ from moneytrail import schema as S  # noqa: E402
 from moneytrail.evaluate import (  # noqa: E402
     Evaluation,
     evaluate,
+    read_case_of,
     read_features,
     read_labels,
     read_scores,
@@ -165,7 +166,9 @@ def run_one(dataset: DataSet, work: Path, reuse: bool = False) -> dict:
     labels = read_labels(dataset.labels)
     scores = read_scores(outdir)
     results = {
-        PRODUCT: evaluate(scores, labels, ks=KS, features=read_features(outdir)),
+        PRODUCT: evaluate(
+            scores, labels, ks=KS, features=read_features(outdir), case_of=read_case_of(outdir)
+        ),
     }
     transactions = pl.scan_parquet(outdir / S.TRANSACTIONS_FILE)
     ids = scores.get_column(S.SC_ACCOUNT)
@@ -201,8 +204,9 @@ def summary_table(done: list[DataSet]) -> str:
             at = ev.at_2x
             worst = min(at["recall_by_typology"].items(), key=lambda kv: kv[1], default=None)
             cases = ev.case_summary
-            core20 = reached = "–"
+            core20 = reached = landed = "–"
             if cases.get("n_cases"):
+                landed = f"{cases.get('cases_with_core_in_a_scan_case')}/{cases['n_cases']}"
                 core20 = f"{cases['cases_with_core_in_top_k']['20']}/{cases['n_cases']}"
                 reached = f"{cases['cases_with_under_20_false_alarms_ahead']}/{cases['n_cases']}"
             rows.append(
@@ -217,6 +221,7 @@ def summary_table(done: list[DataSet]) -> str:
                     f"{at['lookalikes_in_top_k']}/{ev.n_lookalikes}" if ev.n_lookalikes else "–",
                     core20 if method == PRODUCT else "",
                     reached if method == PRODUCT else "",
+                    landed if method == PRODUCT else "",
                     _f(ds.results["scan_seconds"], 1) if method == PRODUCT else "",
                 ]
             )
@@ -232,6 +237,7 @@ def summary_table(done: list[DataSet]) -> str:
             "look-alikes in top 2x",
             "cases: core in top 20",
             "cases: < 20 unlabelled above core",
+            "cases: core in a scan case",
             "scan s",
         ],
         rows,

@@ -112,6 +112,13 @@ def test_case_best_core_rank_ignores_victims():
     assert cases["c1"]["false_alarms_ahead"] == 1
     assert cases["c2"]["false_alarms_ahead"] == 2
     assert ev.case_summary["cases_with_under_20_false_alarms_ahead"] == 2
+    assert ev.case_summary["cases_with_core_in_a_scan_case"] is None  # no alerts given
+    # only the victim of c1 is in a scan case: that does not count as finding c1
+    case_of = pl.DataFrame({S.SC_ACCOUNT: ["v1", "buyer", "x"], S.SC_CASE: ["K1", "K2", None]})
+    ev = evaluate(scores_frame(ids), labels, ks=[3], case_of=case_of)
+    cases = {c["case_id"]: c for c in ev.cases}
+    assert not cases["c1"]["core_in_scan_case"] and cases["c2"]["core_in_scan_case"]
+    assert ev.case_summary["cases_with_core_in_a_scan_case"] == 1
 
 
 def test_rank_taken_from_risk_when_scores_have_no_rank_column():

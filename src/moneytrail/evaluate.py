@@ -159,13 +159,15 @@ def evaluate(
     labels: Labels,
     ks: Iterable[int] = DEFAULT_KS,
     features: pl.DataFrame | None = None,
+    case_of: pl.DataFrame | None = None,
 ) -> Evaluation:
     """Compare a scan's ranking with ground truth.
 
     ``scores`` needs account_id and risk_score; rank (1 = riskiest) is taken from
     the frame when present, else from risk_score. ``codes`` (";"-joined) enables
     the per-code diagnostics; ``features`` (account_id + numeric columns) the
-    per-feature separation table.
+    per-feature separation table; ``case_of`` (account_id, case_id: the scan's
+    alerts.csv) tells which planted cases have a core account in a scan case.
     """
     ks = sorted({int(k) for k in ks if int(k) > 0})
     table = _ranked_table(scores, labels)
@@ -190,7 +192,7 @@ def evaluate(
         k_2x=k_2x,
         at_k=[_at_k(table, positives, k) for k in ks],
         typologies=_typology_table(table, positives, k_2x),
-        cases=(cases := _case_table(positives, table)),
+        cases=(cases := _case_table(positives, table, case_of)),
         case_summary=_case_summary(cases, ks),
         codes=_code_table(table, n_positives, k_2x),
         diagnostics=_diagnostics(table, positives, labels.lookalikes, k_2x),
@@ -322,7 +324,9 @@ def _median_rank(ranks: pl.Series) -> float | None:
     return None if math.isinf(median) else median
 
 
-def _case_table(positives: pl.DataFrame, table: pl.DataFrame) -> list[dict[str, Any]]:
+def _case_table(
+    positives: pl.DataFrame, table: pl.DataFrame, case_of: pl.DataFrame | None = None
+) -> list[dict[str, Any]]:
     """Per labelled case: its best-ranked account, its best-ranked core account, and
     how many unlabelled accounts outrank that core account.
 
@@ -334,6 +338,7 @@ def _case_table(positives: pl.DataFrame, table: pl.DataFrame) -> list[dict[str, 
     cases = positives.filter(pl.col(S.LB_CASE).is_not_null())
     if cases.height == 0:
         return []
+    core_in_case = pl.lit(None, pl.Boolean)  # unknown without the scan's alerts
     core = pl.col(S.LB_ROLE).is_null() | ~pl.col(S.LB_ROLE).is_in(list(NON_CORE_ROLES))
     by_rank = cases.sort(_RANK, S.LB_ACCOUNT, nulls_last=True)
     summary = (
@@ -346,9 +351,16 @@ def _case_table(positives: pl.DataFrame, table: pl.DataFrame) -> list[dict[str, 
             pl.col(_RANK).filter(core).min().alias("best_core_rank"),
             pl.col(S.LB_ACCOUNT).filter(core).first().alias("best_core_account"),
             pl.col(S.LB_ROLE).filter(core).first().alias("best_core_role"),
+            pl.col(S.LB_ACCOUNT).filter(core).alias("_core"),
         )
         .sort("best_core_rank", "best_rank", S.LB_CASE, nulls_last=True)
     )
+    if case_of is not None:
+        in_scan_case = case_of.filter(pl.col(S.SC_CASE).is_not_null()).get_column(S.SC_ACCOUNT)
+        core_in_case = pl.col("_core").list.eval(
+            pl.element().is_in(in_scan_case.cast(pl.String).implode())
+        ).list.any()
+    summary = summary.with_columns(core_in_case.alias("core_in_scan_case")).drop("_core")
     negative_ranks = (
         table.filter(~pl.col(_POSITIVE) & pl.col(_RANK).is_not_null())
         .get_column(_RANK)
@@ -369,7 +381,11 @@ def _case_summary(cases: list[dict[str, Any]], ks: Sequence[int]) -> dict[str, A
     best = pl.Series([c["best_core_rank"] for c in cases], dtype=pl.Int64)
     found_at = {str(k): int(best.le(k).fill_null(False).sum()) for k in sorted({20, *ks})}
     ahead = pl.Series([c["false_alarms_ahead"] for c in cases], dtype=pl.Int64)
+    in_case = [c["core_in_scan_case"] for c in cases]
     return {
+        "cases_with_core_in_a_scan_case": (
+            None if None in in_case else sum(bool(x) for x in in_case)
+        ),
         "n_cases": len(cases),
         "cases_with_core_in_top_k": found_at,
         "cases_with_under_20_false_alarms_ahead": int(ahead.lt(20).fill_null(False).sum()),
@@ -539,4 +555,21 @@ def evaluate_outdir(
         raise InputError("scan output folder not found", file=str(outdir))
     scores = read_scores(outdir)
     features = read_features(outdir) if outdir.is_dir() else None
-    return evaluate(scores, read_labels(labels_path, kind=kind), ks=ks, features=features)
+    return evaluate(
+        scores, read_labels(labels_path, kind=kind), ks=ks, features=features,
+        case_of=read_case_of(outdir),
+    )
+
+
+def read_case_of(outdir: str | Path) -> pl.DataFrame | None:
+    """account_id → case_id from a scan's alerts.csv; None when there is none."""
+    path = Path(outdir) / S.ALERTS_FILE
+    if not path.is_file():
+        return None
+    try:
+        alerts = pl.read_csv(path, infer_schema=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise InputError(f"cannot parse alerts file: {exc}", file=str(path)) from None
+    if S.SC_ACCOUNT not in alerts.columns or S.SC_CASE not in alerts.columns:
+        return None
+    return alerts.select(S.SC_ACCOUNT, S.SC_CASE)

@@ -93,6 +93,11 @@ def render(ev: Evaluation, all_cases: bool = False) -> None:
             f"{_num(summary['median_best_core_rank'], 0)}; worst "
             f"{_num(summary['worst_best_core_rank'])}; unranked {summary['cases_unranked']}"
         )
+        if summary["cases_with_core_in_a_scan_case"] is not None:
+            out.print(
+                f"Planted cases with a core account in one of the scan's cases: "
+                f"{summary['cases_with_core_in_a_scan_case']} of {summary['n_cases']}"
+            )
         out.print(
             f"Cases reached with fewer than 20 unlabelled accounts ranked above their best core "
             f"account: {summary['cases_with_under_20_false_alarms_ahead']} of "
