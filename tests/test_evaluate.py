@@ -332,3 +332,13 @@ def test_read_scores_names_bad_number(tmp_path):
     with pytest.raises(InputError) as info:
         read_scores(path)
     assert info.value.row == 2 and info.value.column == S.SC_RISK
+
+
+def test_average_precision_follows_the_presented_order_of_tied_accounts():
+    # equal risk for all three; the scan presented the positive first, then last
+    labels = labels_of([("p", "c1", "cycle", None)])
+    first = pl.DataFrame({S.SC_ACCOUNT: ["p", "x", "y"], S.SC_RISK: [0.0] * 3,
+                          S.SC_RANK: [1, 2, 3]})
+    last = first.with_columns(pl.Series(S.SC_RANK, [3, 1, 2]))
+    assert evaluate(first, labels, ks=[1]).average_precision == pytest.approx(1.0)
+    assert evaluate(last, labels, ks=[1]).average_precision == pytest.approx(1 / 3)

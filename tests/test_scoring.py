@@ -103,3 +103,15 @@ def test_an_indicator_on_most_accounts_weighs_less_than_a_rare_one():
     scores = score_accounts(ev, universe)
     risks = dict(scores.select(S.SC_ACCOUNT, S.SC_RISK).iter_rows())
     assert risks["a99"] > risks["a0"] > 0
+
+
+def test_accounts_of_equal_risk_are_ordered_by_the_tie_break_then_id():
+    universe = pl.DataFrame({S.ACCOUNT_ID: ["a", "b", "c", "d"]})
+    ev = _evidence([_row("d", "RARE", score=0.9)])
+    unusual = pl.DataFrame(
+        {S.ACCOUNT_ID: ["a", "b", "c", "d"], "outlier_score": [0.1, 0.9, None, 0.0]}
+    )
+    ranked = score_accounts(ev, universe, tie_break=unusual)[S.SC_ACCOUNT].to_list()
+    # evidence first; among the accounts without any, the most unusual; no score last
+    assert ranked == ["d", "b", "a", "c"]
+    assert score_accounts(ev, universe)[S.SC_ACCOUNT].to_list() == ["d", "a", "b", "c"]

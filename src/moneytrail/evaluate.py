@@ -4,7 +4,9 @@ Everything is at account level. A scan's ``scores.csv`` ranks every scanned
 account; a label file (see :mod:`moneytrail.labels`) says which accounts are
 laundering, in which case and typology, and which legitimate accounts look
 like laundering. Labelled accounts the scan did not score count as unranked:
-below every scored account.
+below every scored account. Average precision and ROC-AUC are taken on the
+order the scan presents (its ranks), which is the order an analyst reviews:
+accounts of equal risk count in the order the scan put them.
 
 Labels are for measuring only; nothing here feeds back into detection.
 """
@@ -242,11 +244,14 @@ def _ranked_table(scores: pl.DataFrame, labels: Labels) -> pl.DataFrame:
         )
     )
     table = pl.concat([scored, extra.select(scored.columns)])
+    last = (table.get_column(_RANK).max() or 0) + 1
     return table.with_columns(
         pl.col(S.LB_ACCOUNT).is_in(labels.positive_ids.implode()).alias(_POSITIVE),
         pl.col(S.LB_ACCOUNT)
         .is_in(labels.lookalikes.get_column(S.LB_ACCOUNT).implode())
         .alias(_LOOKALIKE),
+        # the presented order as the score: rank 1 highest, unranked below all
+        (-pl.col(_RANK).fill_null(last)).cast(pl.Float64).alias(_SCORE),
     ).sort(_RANK, nulls_last=True)
 
 

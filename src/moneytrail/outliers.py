@@ -80,6 +80,11 @@ class OutlierResult:
     top_k: int
 
 
+def outlier_tie_break(result: OutlierResult) -> pl.DataFrame:
+    """Account id and combined outlier score: the order of accounts of equal risk."""
+    return result.scores.select(S.ACCOUNT_ID, SCORE)
+
+
 def detect_outliers(
     features: pl.DataFrame,
     settings: dict | None = None,

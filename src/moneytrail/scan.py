@@ -33,7 +33,7 @@ from moneytrail.graph import DEFAULTS as PATTERN_DEFAULTS
 from moneytrail.graph import detect_patterns
 from moneytrail.ingest import IngestResult, ingest
 from moneytrail.outliers import DEFAULTS as OUTLIER_DEFAULTS
-from moneytrail.outliers import detect_outliers
+from moneytrail.outliers import detect_outliers, outlier_tie_break
 from moneytrail.params import Params, settings
 from moneytrail.rules import default_rules_dir, load_rules, run_rules
 from moneytrail.scoring import DEFAULTS as SCORING_DEFAULTS
@@ -165,7 +165,9 @@ def run_scan(
                 evidence.select(pl.col(S.EV_ACCOUNT).alias(S.ACCOUNT_ID)),
             ]
         ).unique()
-        scores = score_accounts(evidence, universe, scoring_settings)
+        scores = score_accounts(
+            evidence, universe, scoring_settings, tie_break=outlier_tie_break(outliers)
+        )
         alerts = select_alerts(scores, scoring_settings)
 
     with stage("cases"):

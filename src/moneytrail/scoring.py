@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
 LEVELS_ORDER = ("none", *S.SEVERITIES)
 
 _WEIGHT = "_weight"
+_TIE = "_tie_break"
 
 
 def weigh_evidence(
@@ -87,12 +88,17 @@ def score_accounts(
     evidence: pl.DataFrame,
     accounts: pl.DataFrame | pl.LazyFrame,
     settings: dict[str, Any] | None = None,
+    tie_break: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Rank every scanned account.
 
     ``accounts`` is the frame of scanned account ids (column ``S.ACCOUNT_ID``);
-    accounts without evidence get risk 0. Returns the columns of
-    ``S.SCORE_COLUMNS``, sorted by rank.
+    accounts without evidence get risk 0. ``tie_break`` (account id and one
+    number, higher = more unusual: the outlier ensemble's score) orders accounts
+    of equal risk, above all the many without evidence, so that an analyst who
+    works past the evidence meets the most unusual accounts first; the account
+    id settles what is still tied. Returns the columns of ``S.SCORE_COLUMNS``,
+    sorted by rank.
     """
     settings = {**DEFAULTS, **(settings or {})}
     universe = accounts.lazy() if isinstance(accounts, pl.DataFrame) else accounts
@@ -149,8 +155,16 @@ def score_accounts(
     )
     # n_evidence counts the account's evidence rows, not only its distinct codes.
     n_rows = evidence.lazy().group_by(S.EV_ACCOUNT).agg(pl.len().alias("_rows"))
+    if tie_break is not None:
+        tie = tie_break.lazy().select(
+            pl.col(tie_break.columns[0]).cast(pl.String).alias(S.ACCOUNT_ID),
+            pl.col(tie_break.columns[1]).cast(pl.Float64).alias(_TIE),
+        )
+    else:
+        tie = universe.select(S.ACCOUNT_ID, pl.lit(None, pl.Float64).alias(_TIE))
     scored = (
         universe.join(per_account, left_on=S.ACCOUNT_ID, right_on=S.EV_ACCOUNT, how="left")
+        .join(tie, on=S.ACCOUNT_ID, how="left")
         .join(n_rows, left_on=S.ACCOUNT_ID, right_on=S.EV_ACCOUNT, how="left")
         .with_columns(
             pl.col(S.SC_RISK).fill_null(0.0).round(6),
@@ -159,7 +173,7 @@ def score_accounts(
             pl.col("_codes").list.join(";").fill_null("").alias(S.SC_CODES),
             pl.col("_reasons").list.join(" | ").fill_null("").alias(S.SC_REASONS),
         )
-        .sort([S.SC_RISK, S.ACCOUNT_ID], descending=[True, False])
+        .sort([S.SC_RISK, _TIE, S.ACCOUNT_ID], descending=[True, True, False], nulls_last=True)
         .with_row_index(S.SC_RANK, offset=1)
         .with_columns(
             pl.col(S.SC_RANK).cast(pl.Int64),
