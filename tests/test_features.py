@@ -2,6 +2,7 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from moneytrail import schema as S
 from moneytrail.errors import InputError
@@ -347,7 +348,8 @@ def test_ids_sharing_a_hash_fall_back_to_joining_on_the_ids(monkeypatch):
         pl.Series, "hash", lambda self, *a, **k: pl.Series(self.name, [7] * self.len(), pl.UInt64)
     )
     fallback = account_features(lf).frame
-    assert fallback.equals(hashed)
+    # equal up to the last bits of parallel float sums (amount_cv varies there)
+    assert_frame_equal(fallback, hashed, check_exact=False, rel_tol=1e-12, abs_tol=1e-12)
     assert row(account_features(lf), "B")["in_counterparties"] == 2
 
 

@@ -25,7 +25,7 @@ import polars as pl
 
 from moneytrail import schema as S
 from moneytrail.errors import ParamsError
-from moneytrail.evidence import empty_evidence, evidence_frame
+from moneytrail.evidence import SCORE_DECIMALS, empty_evidence, evidence_frame
 from moneytrail.features import PEER_GROUP, PEER_GROUP_NAMES
 
 EXTERNAL_GROUP = 0.0  # PEER_GROUP_NAMES: outside the accounts table
@@ -81,8 +81,12 @@ class OutlierResult:
 
 
 def outlier_tie_break(result: OutlierResult) -> pl.DataFrame:
-    """Account id and combined outlier score: the order of accounts of equal risk."""
-    return result.scores.select(S.ACCOUNT_ID, SCORE)
+    """Account id and combined outlier score: the order of accounts of equal risk.
+
+    Rounded as evidence scores are (features summed in parallel differ in their
+    last bits from run to run), so that the same export ranks the same way.
+    """
+    return result.scores.select(S.ACCOUNT_ID, pl.col(SCORE).round(SCORE_DECIMALS))
 
 
 def detect_outliers(
