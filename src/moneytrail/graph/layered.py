@@ -214,34 +214,25 @@ def detect_gather_scatter(
     members = events.join(best, on=HUB).filter(
         in_window(S.TIMESTAMP, "_end", window)
     )
-    txn_in = sparse.join(
-        members.filter(pl.col(_KIND) == 1).select(
-            pl.col(HUB).alias(S.TO_ACCOUNT), pl.col(SPOKE).alias(S.FROM_ACCOUNT), "_end"
-        ),
-        on=[S.TO_ACCOUNT, S.FROM_ACCOUNT],
-    ).select(
-        pl.col(S.TO_ACCOUNT).alias(HUB),
-        pl.col(S.FROM_ACCOUNT).alias(SPOKE),
-        S.TXN_ID,
-        S.TIMESTAMP,
-        S.AMOUNT,
-        "_end",
-        pl.lit(1, pl.Int8).alias(_KIND),
-    )
-    txn_out = sparse.join(
-        members.filter(pl.col(_KIND) == -1).select(
-            pl.col(HUB).alias(S.FROM_ACCOUNT), pl.col(SPOKE).alias(S.TO_ACCOUNT), "_end"
-        ),
-        on=[S.FROM_ACCOUNT, S.TO_ACCOUNT],
-    ).select(
-        pl.col(S.FROM_ACCOUNT).alias(HUB),
-        pl.col(S.TO_ACCOUNT).alias(SPOKE),
-        S.TXN_ID,
-        S.TIMESTAMP,
-        S.AMOUNT,
-        "_end",
-        pl.lit(-1, pl.Int8).alias(_KIND),
-    )
+    def leg(kind: int, hub_col: str, spoke_col: str) -> pl.LazyFrame:
+        """The hub's transfers with its payers (kind 1) or its payees (kind -1)."""
+        return sparse.join(
+            members.filter(pl.col(_KIND) == kind).select(
+                pl.col(HUB).alias(hub_col), pl.col(SPOKE).alias(spoke_col), "_end"
+            ),
+            on=[hub_col, spoke_col],
+        ).select(
+            pl.col(hub_col).alias(HUB),
+            pl.col(spoke_col).alias(SPOKE),
+            S.TXN_ID,
+            S.TIMESTAMP,
+            S.AMOUNT,
+            "_end",
+            pl.lit(kind, pl.Int8).alias(_KIND),
+        )
+
+    txn_in = leg(1, S.TO_ACCOUNT, S.FROM_ACCOUNT)
+    txn_out = leg(-1, S.FROM_ACCOUNT, S.TO_ACCOUNT)
     windowed = (
         pl.concat([txn_in, txn_out]).filter(in_window(S.TIMESTAMP, "_end", window)).collect().lazy()
     )
