@@ -158,3 +158,25 @@ def test_faint_evidence_links_nothing():
     ]
     cases, _ = _scan(rows, txns)
     assert sorted(c["n_accounts"] for c in cases) == [1, 1]
+
+
+def test_case_split_is_the_same_in_every_process():
+    # Python salts string hashes per process; the split must not depend on that.
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import networkx as nx\n"
+        "from moneytrail.cases import _split_large\n"
+        "g = nx.relabel_nodes(nx.gnm_random_graph(150, 400, seed=3), lambda n: f'acct-{n}')\n"
+        "print(sorted(sorted(c) for c in _split_large(g, 20)))\n"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(runs) == 1

@@ -104,11 +104,25 @@ def _split_large(graph: nx.Graph, limit: int) -> list[set[str]]:
         if len(group) <= limit:
             groups.append(group)
             continue
-        communities = nx.community.louvain_communities(graph.subgraph(sorted(group)), seed=0)
+        # Louvain (and a subgraph view of a few nodes) iterate sets of nodes, and
+        # string hashes differ from process to process (PYTHONHASHSEED): it runs
+        # on a copy numbered in sorted order, edges added in sorted order.
+        nodes = sorted(group)
+        number = {node: i for i, node in enumerate(nodes)}
+        numbered = nx.Graph()
+        numbered.add_nodes_from(range(len(nodes)))
+        numbered.add_edges_from(
+            sorted(
+                tuple(sorted((number[a], number[b])))
+                for a, b in graph.edges(nodes)
+                if a in number and b in number  # within the group
+            )
+        )
+        communities = nx.community.louvain_communities(numbered, seed=0)
         if len(communities) < 2:
             groups.append(group)  # no community structure left to split along
             continue
-        pending.extend(sorted((set(c) for c in communities), key=min))
+        pending.extend(sorted(({nodes[i] for i in c} for c in communities), key=min))
     return groups
 
 
