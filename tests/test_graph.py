@@ -103,6 +103,19 @@ def test_fan_in_of_similar_amounts_within_days_is_a_coordinated_fan():
     assert codes_of(ev, "HUB") == {"fan_in"}
 
 
+def test_payer_paying_twice_counts_once_in_the_coordinated_cluster():
+    # six payers of about 2,000, each paying about 2,600 a day later (a neighbouring
+    # amount cell): six payers, not up to twelve
+    rows = background() + [
+        (f"P{i}", "HUB", 2000 + 15 * i + 600 * again, 11 * i + 24 * again)
+        for i in range(6)
+        for again in (0, 1)
+    ]
+    ev = detect_patterns(frame(rows)).evidence
+    hub = ev.filter((pl.col(S.EV_CODE) == "coordinated_fan") & (pl.col(S.EV_ACCOUNT) == "HUB"))
+    assert hub[S.EV_REASON][0].startswith("6 of the 6 one-off counterparties of HUB")
+
+
 def test_business_paying_like_amounts_is_no_coordinated_fan():
     # a shop paying six people about the same the same week: wages, not mules
     rows = background() + [("SHOP", f"R{i}", 1200 + 10 * i, 24 * i + 3) for i in range(6)]

@@ -392,19 +392,23 @@ def _kin(fan_tx: pl.DataFrame, window: timedelta, amount_ratio: float) -> pl.Dat
         (pl.col(S.TIMESTAMP).dt.epoch("s") // max(1, int(window.total_seconds()))).alias("_tc"),
         (pl.col(S.AMOUNT).log() / step).floor().cast(pl.Int64).alias("_ac"),
     ).unique()
-    counts = cells.group_by(HUB, "_tc", "_ac").agg(pl.len().alias(N))
     shifts = pl.DataFrame(
         {"_dt": [dt for dt in (-1, 0, 1) for _ in range(3)], "_da": [-1, 0, 1] * 3},
         schema={"_dt": pl.Int64, "_da": pl.Int64},
     )
+    # each spoke is spread over the cells its transfers neighbour and counted
+    # once per cell: a spoke with transfers in two neighbouring cells is one kin
     near = (
-        counts.join(shifts, how="cross")
-        .group_by(
+        cells.join(shifts, how="cross")
+        .select(
             HUB,
+            SPOKE,
             (pl.col("_tc") + pl.col("_dt")).alias("_tc"),
             (pl.col("_ac") + pl.col("_da")).alias("_ac"),
         )
-        .agg(pl.col(N).sum())
+        .unique()
+        .group_by(HUB, "_tc", "_ac")
+        .agg(pl.len().alias(N))
     )
     # a spoke with several transfers counts in each of its cells: keep its best
     return (
