@@ -38,6 +38,7 @@ from baselines import BASELINES, CEILING, alert_structure_ceiling  # noqa: E402
 
 from moneytrail import schema as S  # noqa: E402
 from moneytrail.evaluate import (  # noqa: E402
+    CASE_LIST_BUDGET,
     Evaluation,
     evaluate,
     read_case_of,
@@ -204,11 +205,12 @@ def summary_table(done: list[DataSet]) -> str:
             at = ev.at_2x
             worst = min(at["recall_by_typology"].items(), key=lambda kv: kv[1], default=None)
             cases = ev.case_summary
-            core20 = reached = landed = "–"
+            core20 = reached = landed = by_case = "–"
             if cases.get("n_cases"):
                 landed = f"{cases.get('cases_with_core_in_a_scan_case')}/{cases['n_cases']}"
                 core20 = f"{cases['cases_with_core_in_top_k']['20']}/{cases['n_cases']}"
                 reached = f"{cases['cases_with_under_20_false_alarms_ahead']}/{cases['n_cases']}"
+                by_case = f"{cases.get('cases_under_budget_false_cases_ahead')}/{cases['n_cases']}"
             rows.append(
                 [
                     ds.name if method == PRODUCT else "",
@@ -222,6 +224,7 @@ def summary_table(done: list[DataSet]) -> str:
                     core20 if method == PRODUCT else "",
                     reached if method == PRODUCT else "",
                     landed if method == PRODUCT else "",
+                    by_case if method == PRODUCT else "",
                     _f(ds.results["scan_seconds"], 1) if method == PRODUCT else "",
                 ]
             )
@@ -238,6 +241,7 @@ def summary_table(done: list[DataSet]) -> str:
             "cases: core in top 20",
             "cases: < 20 unlabelled above core",
             "cases: core in a scan case",
+            f"cases: < {CASE_LIST_BUDGET} false scan cases above",
             "scan s",
         ],
         rows,
@@ -362,7 +366,10 @@ def targets(done: list[DataSet]) -> list[str]:
                 f"{cs['cases_with_core_in_top_k']['20']}/{cs['n_cases']} "
                 f"(worst best-core rank {_f(cs['worst_best_core_rank'])}); cases reached "
                 f"with fewer than 20 unlabelled accounts above their core: "
-                f"{cs['cases_with_under_20_false_alarms_ahead']}/{cs['n_cases']}"
+                f"{cs['cases_with_under_20_false_alarms_ahead']}/{cs['n_cases']}; working the "
+                f"scan's case list, cases reached with fewer than {CASE_LIST_BUDGET} scan cases "
+                f"without a labelled account ahead: "
+                f"{cs['cases_under_budget_false_cases_ahead']}/{cs['n_cases']}"
             )
         lines.append(line)
     return lines

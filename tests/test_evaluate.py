@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from moneytrail import schema as S
 from moneytrail.cli import main
 from moneytrail.errors import InputError
-from moneytrail.evaluate import evaluate, read_scores
+from moneytrail.evaluate import evaluate, read_case_of, read_scores
 from moneytrail.labels import Labels, read_amlworld_patterns, read_labels
 
 
@@ -119,6 +119,42 @@ def test_case_best_core_rank_ignores_victims():
     cases = {c["case_id"]: c for c in ev.cases}
     assert not cases["c1"]["core_in_scan_case"] and cases["c2"]["core_in_scan_case"]
     assert ev.case_summary["cases_with_core_in_a_scan_case"] == 1
+
+
+def test_case_list_position_counts_scan_cases_without_labelled_accounts(tmp_path):
+    ids = ["v1", "x", "ctrl", "y", "buyer", "z"]
+    labels = labels_of(
+        [
+            ("v1", "c1", "controller_victims", "victim"),
+            ("ctrl", "c1", "controller_victims", "controller"),
+            ("buyer", "c2", "ocse_buyer", "buyer"),
+        ]
+    )
+    # the scan lists its cases K3, K1, K2, K4, K5 (by case score, not by id)
+    out = tmp_path / "out"
+    out.mkdir()
+    alerts = {"x": "K3", "v1": "K1", "ctrl": "K2", "y": "K4", "buyer": "K5", "z": ""}
+    pl.DataFrame(
+        {S.SC_ACCOUNT: list(alerts), S.SC_RISK: [0.9] * 6, S.SC_CASE: list(alerts.values())}
+    ).write_csv(out / S.ALERTS_FILE)
+    listed = [{"case_id": c, "score": 1.0, "accounts": [], "links": []}
+              for c in ("K3", "K1", "K2", "K4", "K5")]
+    (out / S.CASES_FILE).write_text(json.dumps({"cases": listed}))
+    case_of = read_case_of(out)
+    ev = evaluate(scores_frame(ids), labels, ks=[3], case_of=case_of)
+    cases = {c["case_id"]: c for c in ev.cases}
+    # c1's core (ctrl) is in the third case listed; ahead of it K3 holds no
+    # labelled account (a false case) and K1 holds c1's victim (a find)
+    assert cases["c1"]["scan_case_position"] == 3 and cases["c1"]["false_cases_ahead"] == 1
+    # c2's buyer is in K5, behind the false cases K3 and K4
+    assert cases["c2"]["scan_case_position"] == 5 and cases["c2"]["false_cases_ahead"] == 2
+    assert ev.case_summary["cases_under_budget_false_cases_ahead"] == 2
+    assert ev.case_summary["median_scan_case_position"] == 4
+    # without cases.json the case order is unknown and the view is left out
+    (out / S.CASES_FILE).unlink()
+    ev = evaluate(scores_frame(ids), labels, ks=[3], case_of=read_case_of(out))
+    assert ev.cases[0]["false_cases_ahead"] is None
+    assert ev.case_summary["cases_under_budget_false_cases_ahead"] is None
 
 
 def test_rank_taken_from_risk_when_scores_have_no_rank_column():

@@ -53,6 +53,11 @@ _SCORE = "_score"
 _RANK = "_rank"
 _CODE_LIST = "_codes"
 _UNRANKED_SCORE = -1.0  # below every risk score (0..1): unranked is worst
+# Column of ``read_case_of``: the scan case's place in the order cases.json lists them.
+CASE_POSITION = "case_position"
+# A planted case counts as reached through the case list with fewer than this
+# many scan cases ahead of it that hold no labelled account.
+CASE_LIST_BUDGET = 10
 
 
 @dataclass
@@ -365,7 +370,8 @@ def _case_table(
         core_in_case = pl.col("_core").list.eval(
             pl.element().is_in(in_scan_case.cast(pl.String).implode())
         ).list.any()
-    summary = summary.with_columns(core_in_case.alias("core_in_scan_case")).drop("_core")
+    summary = summary.with_columns(core_in_case.alias("core_in_scan_case"))
+    summary = _case_list_columns(summary, positives, case_of).drop("_core")
     negative_ranks = (
         table.filter(~pl.col(_POSITIVE) & pl.col(_RANK).is_not_null())
         .get_column(_RANK)
@@ -378,6 +384,47 @@ def _case_table(
         .alias("false_alarms_ahead")
     )
     return summary.rename({S.LB_CASE: "case_id"}).to_dicts()
+
+
+def _case_list_columns(
+    summary: pl.DataFrame, positives: pl.DataFrame, case_of: pl.DataFrame | None
+) -> pl.DataFrame:
+    """Add where an analyst working the scan's case list meets each planted case.
+
+    ``scan_case_position``: the place, in the order cases.json lists them, of
+    the first scan case holding one of the planted case's core accounts.
+    ``false_cases_ahead``: the scan cases before it that hold no labelled
+    account at all (a scan case holding another planted case's account is a
+    find, not a false alarm). Both null when the scan's case order is unknown.
+    """
+    if case_of is None or CASE_POSITION not in case_of.columns or (
+        case_of.get_column(CASE_POSITION).null_count() == case_of.height
+    ):
+        return summary.with_columns(
+            pl.lit(None, pl.Int64).alias("scan_case_position"),
+            pl.lit(None, pl.Int64).alias("false_cases_ahead"),
+        )
+    placed = case_of.filter(pl.col(CASE_POSITION).is_not_null()).select(
+        pl.col(S.SC_ACCOUNT).cast(pl.String), CASE_POSITION
+    )
+    labelled = positives.get_column(S.LB_ACCOUNT).cast(pl.String).implode()
+    true_positions = placed.filter(pl.col(S.SC_ACCOUNT).is_in(labelled)).get_column(CASE_POSITION)
+    all_positions = placed.get_column(CASE_POSITION).unique()
+    false_positions = all_positions.filter(~all_positions.is_in(true_positions.implode())).sort()
+    first = (
+        summary.select(S.LB_CASE, pl.col("_core").alias(S.SC_ACCOUNT))
+        .explode(S.SC_ACCOUNT)
+        .join(placed, on=S.SC_ACCOUNT)
+        .group_by(S.LB_CASE)
+        .agg(pl.col(CASE_POSITION).min().alias("scan_case_position"))
+    )
+    summary = summary.join(first, on=S.LB_CASE, how="left")
+    return summary.with_columns(
+        pl.when(pl.col("scan_case_position").is_not_null())
+        .then(false_positions.search_sorted(summary.get_column("scan_case_position")))
+        .cast(pl.Int64)
+        .alias("false_cases_ahead")
+    )
 
 
 def _case_summary(cases: list[dict[str, Any]], ks: Sequence[int]) -> dict[str, Any]:
@@ -398,6 +445,24 @@ def _case_summary(cases: list[dict[str, Any]], ks: Sequence[int]) -> dict[str, A
         "median_best_core_rank": _median_rank(best),
         "worst_best_core_rank": None if best.null_count() else int(best.max()),
         "cases_unranked": int(best.null_count()),
+        **_case_list_summary(cases),
+    }
+
+
+def _case_list_summary(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """The case-list view: how many planted cases an analyst working the scan's
+    cases in order reaches after fewer than CASE_LIST_BUDGET false cases."""
+    ahead = pl.Series([c.get("false_cases_ahead") for c in cases], dtype=pl.Int64)
+    position = pl.Series([c.get("scan_case_position") for c in cases], dtype=pl.Int64)
+    if position.null_count() == len(cases):
+        return {"cases_under_budget_false_cases_ahead": None, "case_list_budget": None,
+                "median_scan_case_position": None}
+    return {
+        "case_list_budget": CASE_LIST_BUDGET,
+        "cases_under_budget_false_cases_ahead": int(
+            ahead.lt(CASE_LIST_BUDGET).fill_null(False).sum()
+        ),
+        "median_scan_case_position": _median_rank(position),
     }
 
 
@@ -567,7 +632,9 @@ def evaluate_outdir(
 
 
 def read_case_of(outdir: str | Path) -> pl.DataFrame | None:
-    """account_id → case_id from a scan's alerts.csv; None when there is none."""
+    """account_id → case_id from a scan's alerts.csv, and CASE_POSITION: where the
+    case stands in cases.json (1 = first, the order the scan presents cases in;
+    null without cases.json). None when there is no alerts file."""
     path = Path(outdir) / S.ALERTS_FILE
     if not path.is_file():
         return None
@@ -577,4 +644,15 @@ def read_case_of(outdir: str | Path) -> pl.DataFrame | None:
         raise InputError(f"cannot parse alerts file: {exc}", file=str(path)) from None
     if S.SC_ACCOUNT not in alerts.columns or S.SC_CASE not in alerts.columns:
         return None
-    return alerts.select(S.SC_ACCOUNT, S.SC_CASE)
+    case_of = alerts.select(S.SC_ACCOUNT, S.SC_CASE)
+    cases_path = Path(outdir) / S.CASES_FILE
+    if not cases_path.is_file():
+        return case_of.with_columns(pl.lit(None, pl.Int64).alias(CASE_POSITION))
+    from moneytrail.report.scan_output import CaseIndex
+
+    order = [header["case_id"] for header in CaseIndex(cases_path).headers]
+    positions = pl.DataFrame(
+        {S.SC_CASE: order, CASE_POSITION: range(1, len(order) + 1)},
+        schema={S.SC_CASE: pl.String, CASE_POSITION: pl.Int64},
+    )
+    return case_of.join(positions, on=S.SC_CASE, how="left")

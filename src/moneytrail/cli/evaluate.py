@@ -103,6 +103,14 @@ def render(ev: Evaluation, all_cases: bool = False) -> None:
             f"account: {summary['cases_with_under_20_false_alarms_ahead']} of "
             f"{summary['n_cases']} (median {_num(summary['median_false_alarms_ahead'], 0)})"
         )
+        if summary["cases_under_budget_false_cases_ahead"] is not None:
+            out.print(
+                f"Working the scan's cases in order: planted cases reached with fewer than "
+                f"{summary['case_list_budget']} scan cases without any labelled account ahead: "
+                f"{summary['cases_under_budget_false_cases_ahead']} of {summary['n_cases']} "
+                f"(median position of the first scan case holding a core account "
+                f"{_num(summary['median_scan_case_position'], 0)})"
+            )
         shown = ev.cases[::-1] if all_cases else ev.cases[::-1][:SHOWN_CASES]
         worst = Table(
             title="Rank of each case's best core account"
@@ -110,7 +118,7 @@ def render(ev: Evaluation, all_cases: bool = False) -> None:
             title_justify="left",
         )
         for name in ("case", "typology", "accounts", "best core rank", "unlabelled above",
-                     "account", "role"):
+                     "account", "role", "scan case #", "false cases above"):
             worst.add_column(name)
         for case in shown:
             worst.add_row(
@@ -121,6 +129,8 @@ def render(ev: Evaluation, all_cases: bool = False) -> None:
                 _num(case["false_alarms_ahead"]),
                 case["best_core_account"] or "–",
                 case["best_core_role"] or "–",
+                _num(case["scan_case_position"]),
+                _num(case["false_cases_ahead"]),
             )
         out.print(worst)
 
