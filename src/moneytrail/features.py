@@ -22,6 +22,7 @@ import polars as pl
 from moneytrail import mcc
 from moneytrail import schema as S
 from moneytrail.errors import InputError
+from moneytrail.parts import parts_needed, split_by_account
 
 DEFAULTS: dict = {
     # fan-in / fan-out: most distinct counterparties in one window of this length
@@ -42,6 +43,11 @@ DEFAULTS: dict = {
 # (outliers): codes of PEER_GROUP_NAMES. Present when an accounts table is given.
 PEER_GROUP = "peer_group"
 PEER_GROUP_NAMES = {0: "external", 1: "person", 2: "business", 3: "customer"}
+
+# Legs (two per transaction) held in memory at once. A bigger input is split by
+# account into parts computed one after the other (see `_leg_features_in_parts`):
+# memory stays about one part's legs whatever the input's size.
+LEGS_PER_PART = 12_000_000
 
 # Internal column names of the legs frame (never leave this module).
 _ACC = "_account"
@@ -125,7 +131,6 @@ def account_features(
 
 def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
     present = _present_columns(transactions, names)
-    has_time_of_day = present["_time_of_day"]
     notices: list[str] = []
     desc: dict[str, str] = {}
 
@@ -148,39 +153,12 @@ def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
         .with_row_index(_ACC)
         .collect()
     )
-    legs = _legs(valid, nodes, present)
-    legs_lf = legs.lazy()
-    parts: list[pl.LazyFrame] = [
-        _basic(legs_lf, present, cfg, has_time_of_day, notices, desc),
-        _counterparties(legs_lf, desc),
-        _fan(legs_lf, cfg, desc),
-    ]
-    if _countries_present(present):
-        parts.append(_countries(legs_lf, present, desc))
-    frames = pl.collect_all(parts)
-    # Flow-through needs four columns, and only accounts that both receive and
-    # send: free the rest of the legs first.
-    basic = frames[0]
-    two_sided = np.zeros(nodes.height, dtype=bool)
-    both = (pl.col("in_count") > 0) & (pl.col("out_count") > 0)
-    two_sided[basic.filter(both).get_column(_ACC).to_numpy()] = True
-    flow_input = legs.select(_ACC, S.TIMESTAMP, _IN, S.AMOUNT)
-    del legs, legs_lf, parts
-    keep = two_sided[flow_input.get_column(_ACC).to_numpy()]
-    if not keep.all():
-        flow_input = flow_input.filter(pl.Series(keep))
-    del keep
-    flow = _flow_through(flow_input, cfg, desc)
-    del flow_input
-    # an account that receives but never sends passed none of it on (holding unknown)
-    receive_only = basic.filter((pl.col("in_total") > 0) & (pl.col("out_count") == 0))
-    passed_on = [c for c in flow.columns if c.startswith("flow_through_")]
-    frames.append(
-        pl.concat(
-            [flow, receive_only.select(_ACC, *[pl.lit(0.0).alias(c) for c in passed_on])],
-            how="diagonal",
-        )
-    )
+    parts = parts_needed(2 * present["_rows"], LEGS_PER_PART)
+    if parts == 1:
+        held = [_legs(valid, nodes, present)]
+        frames = _leg_features(held, nodes.height, present, cfg, notices, desc)
+    else:
+        frames = _leg_features_in_parts(valid, nodes, present, cfg, parts, notices, desc)
 
     out = frames[0]
     for f in frames[1:]:
@@ -200,6 +178,92 @@ def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
     out = out.select(S.ACCOUNT_ID, *[pl.col(c).cast(pl.Float64) for c in features])
     desc = {c: desc[c] for c in features}
     return FeatureResult(frame=out, notices=notices, descriptions=desc)
+
+
+def _leg_features(
+    held: list[pl.DataFrame], n_nodes: int, present: dict, cfg: dict, notices: list, desc: dict
+) -> list[pl.DataFrame]:
+    """The per-account feature frames (keyed by ``_ACC``) of the accounts whose legs
+    are ``held[0]``: all of their legs, sorted as :func:`_legs` sorts them.
+
+    The legs come in a list that this empties, so that no caller keeps them
+    alive: most of their columns are let go before the flow-through.
+    """
+    legs = held.pop()
+    legs_lf = legs.lazy()
+    parts: list[pl.LazyFrame] = [
+        _basic(legs_lf, present, cfg, present["_time_of_day"], notices, desc),
+        _counterparties(legs_lf, desc),
+        _fan(legs_lf, cfg, desc),
+    ]
+    if _countries_present(present):
+        parts.append(_countries(legs_lf, present, desc))
+    frames = pl.collect_all(parts)
+    # Flow-through needs four columns, and only accounts that both receive and
+    # send: free the rest of the legs first.
+    basic = frames[0]
+    two_sided = np.zeros(n_nodes, dtype=bool)
+    both = (pl.col("in_count") > 0) & (pl.col("out_count") > 0)
+    two_sided[basic.filter(both).get_column(_ACC).to_numpy()] = True
+    flow_input = legs.select(_ACC, S.TIMESTAMP, _IN, S.AMOUNT)
+    del legs, legs_lf, parts
+    keep = two_sided[flow_input.get_column(_ACC).to_numpy()]
+    if not keep.all():
+        flow_input = flow_input.filter(pl.Series(keep))
+    del keep
+    flow = _flow_through(flow_input, cfg, desc)
+    del flow_input
+    # an account that receives but never sends passed none of it on (holding unknown)
+    receive_only = basic.filter((pl.col("in_total") > 0) & (pl.col("out_count") == 0))
+    passed_on = [c for c in flow.columns if c.startswith("flow_through_")]
+    frames.append(
+        pl.concat(
+            [flow, receive_only.select(_ACC, *[pl.lit(0.0).alias(c) for c in passed_on])],
+            how="diagonal",
+        )
+    )
+    return frames
+
+
+def _leg_features_in_parts(
+    valid: pl.LazyFrame,
+    nodes: pl.DataFrame,
+    present: dict,
+    cfg: dict,
+    parts: int,
+    notices: list,
+    desc: dict,
+) -> list[pl.DataFrame]:
+    """:func:`_leg_features` of a big input, over parts split by account.
+
+    An account's features read only its own legs, so the legs are written once
+    (streaming) split by account into ``parts`` files, and each part is read,
+    sorted and aggregated like the whole table in memory, then let go: memory
+    holds about one part's legs whatever the input's size. The frames of the
+    parts are put together; each account's rows come from its one part.
+    """
+    coded, common = _coded(valid, nodes, present)
+    cash_code = _cash_code(nodes)
+    not_scored = _merchants_streaming(valid, nodes, present)
+    if cash_code is not None:
+        not_scored.append(cash_code)
+    legs = _leg_sides(coded, common, cash_code, not_scored)
+    per_part: list[list[pl.DataFrame]] = []
+    with split_by_account(legs, pl.col(_ACC), parts, prefix="moneytrail-legs-") as paths:
+        for i, path in enumerate(paths):
+            part_legs = [_sorted_legs(pl.scan_parquet(path), nodes.height, present, cash_code)]
+            # notices and descriptions are the same for every part: keep the first's
+            seen_notices, seen_desc = (notices, desc) if i == 0 else ([], {})
+            per_part.append(
+                _leg_features(part_legs, nodes.height, present, cfg, seen_notices, seen_desc)
+            )
+    if not per_part:  # no legs at all: the one-part path's empty frames
+        empty = _sorted_legs(legs.head(0).collect().lazy(), nodes.height, present, cash_code)
+        return _leg_features([empty], nodes.height, present, cfg, notices, desc)
+    return [
+        pl.concat([frames[k] for frames in per_part], how="vertical")
+        for k in range(len(per_part[0]))
+    ]
 
 
 _ZERO_WHEN_ABSENT = {
@@ -263,10 +327,12 @@ def _present_columns(transactions: pl.LazyFrame, names: list[str]) -> dict:
         .alias("_time_of_day"),
         ts.dt.epoch("s").min().alias("_t_min"),
         ts.dt.epoch("s").max().alias("_t_max"),
+        pl.len().alias("_rows"),
     ]
     row = transactions.select(exprs).collect().row(0, named=True)
     found = {c: bool(row.get(c, False)) for c in (*_OPTIONAL, "_time_of_day")}
     found["_t_min"], found["_t_max"] = row["_t_min"] or 0, row["_t_max"] or 0
+    found["_rows"] = row["_rows"]
     return found
 
 
@@ -283,55 +349,77 @@ def _legs(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> pl.DataFra
     CASH and merchants (nodes that are never scored) have no legs of their own;
     they stay the counterparties of the legs of the accounts that deal with them.
     """
+    coded, common = _coded(valid, nodes, present)
+    # Coded and hashed once, in memory: both legs of a transaction read these columns
+    # (as one lazy query the engine joined and hashed the input once per leg).
+    coded = coded.collect()
+    cash_code = _cash_code(nodes)
+    not_scored = _merchants(coded, nodes.height, present)
+    if cash_code is not None:
+        not_scored.append(cash_code)
+    legs = _leg_sides(coded.lazy(), common, cash_code, not_scored)
+    return _sorted_legs(legs, nodes.height, present, cash_code)
+
+
+def _coded(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> tuple[pl.LazyFrame, list]:
+    """The columns both legs of a transaction read, with the two accounts' codes as
+    ``_from`` and ``_to``; and the names of those shared by both legs."""
     keep = [pl.col(S.TIMESTAMP), pl.col(S.AMOUNT)]
     keep += [pl.col(c) for c in (S.CHANNEL, S.MCC) if present[c]]
     keep += [
         _hashed(pl.col(c)).alias(c) for c in (S.LOCATION_CITY, S.LOCATION_COUNTRY) if present[c]
     ]
     none = pl.lit(None, pl.UInt64)
-    # Coded and hashed once, in memory: both legs of a transaction read these columns
-    # (as one lazy query the engine joined and hashed the input once per leg).
-    coded = (
-        _with_codes(valid, nodes)
-        .select(
-            "_from",
-            "_to",
-            *keep,
-            (_hashed(pl.col(S.TO_COUNTRY)) if present[S.TO_COUNTRY] else none).alias("_to_c"),
-            (_hashed(pl.col(S.FROM_COUNTRY)) if present[S.FROM_COUNTRY] else none).alias("_from_c"),
-        )
-        .collect()
+    coded = _with_codes(valid, nodes).select(
+        "_from",
+        "_to",
+        *keep,
+        (_hashed(pl.col(S.TO_COUNTRY)) if present[S.TO_COUNTRY] else none).alias("_to_c"),
+        (_hashed(pl.col(S.FROM_COUNTRY)) if present[S.FROM_COUNTRY] else none).alias("_from_c"),
     )
+    return coded, coded.collect_schema().names()[2 : 2 + len(keep)]
+
+
+def _cash_code(nodes: pl.DataFrame) -> int | None:
     cash = nodes.filter(pl.col(S.ACCOUNT_ID) == S.CASH_NODE).get_column(_ACC)
-    cash_code = cash[0] if cash.len() else None
-    not_scored = _merchants(coded, nodes.height, present)
-    if cash_code is not None:
-        not_scored.append(cash_code)
-    common = coded.columns[2 : 2 + len(keep)]
-    out_legs = coded.lazy().select(
+    return cash[0] if cash.len() else None
+
+
+def _leg_sides(
+    coded: pl.LazyFrame, common: list[str], cash_code: int | None, not_scored: list[int]
+) -> pl.LazyFrame:
+    """Both legs of every transaction, without the legs of nodes never scored."""
+    out_legs = coded.select(
         pl.col("_from").alias(_ACC),
         pl.col("_to").alias(_CP),
         pl.lit(False).alias(_IN),
         *common,
         pl.col("_to_c").alias(_CP_COUNTRY),
     )
-    in_legs = coded.lazy().select(
+    in_legs = coded.select(
         pl.col("_to").alias(_ACC),
         pl.col("_from").alias(_CP),
         pl.lit(True).alias(_IN),
         *common,
         pl.col("_from_c").alias(_CP_COUNTRY),
     )
-    is_cash_cp = (pl.col(_CP) == cash_code) if cash_code is not None else pl.lit(False)
-    if present[S.CHANNEL]:
-        is_cash_cp = is_cash_cp | (pl.col(S.CHANNEL) == "cash").fill_null(False)
     legs = pl.concat([out_legs, in_legs])
     if not_scored:
         legs = legs.filter(~pl.col(_ACC).is_in(pl.Series(not_scored, dtype=pl.UInt32).implode()))
+    return legs
+
+
+def _sorted_legs(
+    legs: pl.LazyFrame, n_nodes: int, present: dict, cash_code: int | None
+) -> pl.DataFrame:
+    """The legs sorted by account, time and direction, with _CASH, _GAP and _NEW_DAY."""
+    is_cash_cp = (pl.col(_CP) == cash_code) if cash_code is not None else pl.lit(False)
+    if present[S.CHANNEL]:
+        is_cash_cp = is_cash_cp | (pl.col(S.CHANNEL) == "cash").fill_null(False)
     # One integer sort key (a multi-column sort costs several times more):
     # account, second since the first transaction, outflow after inflow.
     stride = int(present["_t_max"]) - int(present["_t_min"]) + 1
-    if nodes.height * stride * 2 >= 2**62:
+    if n_nodes * stride * 2 >= 2**62:
         raise InputError(
             "the export spans too long a time for its number of accounts",
             column=S.TIMESTAMP,
@@ -403,6 +491,26 @@ def _merchants(coded: pl.DataFrame, n_nodes: int, present: dict) -> list[int]:
     sends = np.bincount(coded.get_column("_from").to_numpy(), minlength=n_nodes) > 0
     takes_other_rows = np.bincount(receiver[other_row], minlength=n_nodes) > 0
     return np.flatnonzero(receives & ~sends & ~takes_other_rows).tolist()
+
+
+def _merchants_streaming(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> list[int]:
+    """:func:`_merchants` by group-bys over the input (memory per account, not per row)."""
+    if not present[S.MCC]:
+        return []
+    merchant_row = pl.col(S.MCC).is_not_null()
+    if present[S.CHANNEL]:
+        merchant_row = merchant_row & (pl.col(S.CHANNEL) == "card").fill_null(False)
+    senders = valid.select(pl.col(S.FROM_ACCOUNT).alias(S.ACCOUNT_ID)).unique()
+    merchants = (
+        valid.group_by(pl.col(S.TO_ACCOUNT).alias(S.ACCOUNT_ID))
+        .agg(merchant_row.all().alias("_only_merchant_rows"))
+        .filter(pl.col("_only_merchant_rows"))
+        .join(senders, on=S.ACCOUNT_ID, how="anti")
+        .join(nodes.lazy(), on=S.ACCOUNT_ID)
+        .select(_ACC)
+        .collect(engine="streaming")
+    )
+    return sorted(merchants.get_column(_ACC).to_list())
 
 
 def _amount_in() -> pl.Expr:

@@ -269,6 +269,8 @@ def detect_patterns(
                     coordinated.append(more)
     if coordinated:
         add("coordinated_fan", _persons_only(pl.concat(coordinated), accounts))
+    # a frame per pair of accounts: let go before the next detectors' own
+    del side_counts, pair_firsts, coordinated
     if "cycle" in enabled:
         add(
             "cycle",
@@ -331,6 +333,7 @@ def detect_patterns(
                 min_total=float(cfg["min_instance_total"]),
             ),
         )
+    del sparse
     if "funnel" in enabled:
         add(
             "funnel",

@@ -101,7 +101,10 @@ def prepare_edges(
         pl.col(S.TXN_ID, S.FROM_ACCOUNT, S.TO_ACCOUNT).cast(pl.String),
         pl.col(S.AMOUNT).cast(pl.Float64),
     )
-    # One pass over the export: everything the detectors read, in memory.
+    # Left lazy: the edges below are collected once (every detector reads them),
+    # while the two detectors that read cash too (funnels, shared identifiers) filter
+    # the input as they scan it. Held in memory, these rows (strings mostly) were
+    # a per-transaction frame alive through every detector.
     keep = [S.TXN_ID, S.TIMESTAMP, S.AMOUNT, S.FROM_ACCOUNT, S.TO_ACCOUNT]
     if S.LOCATION_CITY in names:
         keep.append(S.LOCATION_CITY)
@@ -113,8 +116,6 @@ def prepare_edges(
         )
         .select(keep)
         .drop_nulls([S.FROM_ACCOUNT, S.TO_ACCOUNT])
-        .collect()
-        .lazy()
     )
     edges = (
         base.filter((pl.col(S.FROM_ACCOUNT) != S.CASH_NODE) & (pl.col(S.TO_ACCOUNT) != S.CASH_NODE))
@@ -203,15 +204,19 @@ def temporal_prune(
             break
         before = edges.height
         edges = edges.sort(ts)
-        outs = edges.select(pl.col(_FROM_KEY).alias(HUB), pl.col(ts).alias("_o"))
-        ins = edges.select(pl.col(_TO_KEY).alias(HUB), pl.col(ts).alias("_i"))
+        # The as-of joins carry only the keys and the time (an as-of join keeps the
+        # left rows in order, one for one): the edges' other columns would be copied
+        # by each of the joins, and then they held several times the edges.
+        probe = edges.select(ts, _FROM_KEY, _TO_KEY)
+        outs = probe.select(pl.col(_FROM_KEY).alias(HUB), pl.col(ts).alias("_o"))
+        ins = probe.select(pl.col(_TO_KEY).alias(HUB), pl.col(ts).alias("_i"))
         probes = [("_o", outs, _TO_KEY, "forward"), ("_i", ins, _FROM_KEY, "backward")]
         if loop:
             probes += [
                 ("_o", outs, _TO_KEY, "backward"),
                 ("_i", ins, _FROM_KEY, "forward"),
             ]
-        marked = edges
+        marked = probe
         for i, (col, other, key, strategy) in enumerate(probes):
             marked = marked.join_asof(
                 other.rename({col: f"{col}{i}"}),
@@ -226,7 +231,8 @@ def temporal_prune(
         found = [pl.col(f"{col}{i}").is_not_null() for i, (col, *_rest) in enumerate(probes)]
         both_sides = (found[0] | found[2]) & (found[1] | found[3]) if loop else None
         keep = both_sides if loop else found[0] | found[1]
-        edges = marked.filter(keep).select(edges.columns)
+        edges = edges.filter(marked.select(keep).to_series())
+        del marked, probe, outs, ins
         if edges.height == before:
             break
     return edges.select(columns)

@@ -8,7 +8,6 @@ windows over the rest.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +20,7 @@ from moneytrail import schema as S
 from moneytrail.errors import ParamsError, RuleError
 from moneytrail.evidence import empty_evidence, evidence_frame
 from moneytrail.params import Params
+from moneytrail.parts import parts_needed, split_by_account
 from moneytrail.rules import views as V
 from moneytrail.rules.model import Rule, RuleSet
 from moneytrail.rules.sql import (
@@ -68,7 +68,6 @@ _BLOCK = "__block"
 _CODE = "__account_code"
 _ROW = "__row"
 _BOUND = "__bound_"
-_PART = "__part"
 _HEIGHT = "__height"  # the row count among `_movements_by_account`'s null counts
 _DIRECTION_ENUM = pl.Enum([V.DIRECTION_IN, V.DIRECTION_OUT])
 
@@ -687,7 +686,7 @@ def _parts_needed(running: list[Rule], columns: pl.LazyFrame) -> int:
     if not running or not all(by_account(r) for r in running):
         return 1
     movements = 2 * columns.select(pl.len()).collect().item()
-    return max(1, -(-movements // MOVEMENTS_PER_PART))
+    return parts_needed(movements, MOVEMENTS_PER_PART)
 
 
 def _collect_parts(
@@ -705,12 +704,11 @@ def _collect_parts(
     whole view in memory, then let go.
     """
     found: dict[str, list[pl.DataFrame]] = {c.rule.id: [] for c in compiled_rules}
-    with tempfile.TemporaryDirectory(prefix="moneytrail-movements-") as tmp:
-        schema, empty = _write_movement_parts(columns, nulls, parts, Path(tmp))
-        for part in range(parts):
-            path = Path(tmp) / f"{_PART}={part}"
-            if not path.is_dir():  # no account fell into this part
-                continue
+    movements, schema, empty = _movement_rows(columns, nulls)
+    with split_by_account(
+        movements, pl.col(V.ACCOUNT), parts, prefix="moneytrail-movements-"
+    ) as paths:
+        for path in paths:
             views = {"movements": _sorted_part(path, schema, empty)}
             queued = [(c, view_for(c.rule, views)) for c in compiled_rules]
             for compiled, frame in _collect(queued, run):
@@ -726,14 +724,15 @@ def _collect_parts(
     ]
 
 
-def _write_movement_parts(
-    columns: pl.LazyFrame, nulls: dict[str, int], parts: int, root: Path
-) -> tuple[pl.Schema, list[str]]:
-    """Write the movements, split by account into ``parts``, under ``root`` (streaming).
+def _movement_rows(
+    columns: pl.LazyFrame, nulls: dict[str, int]
+) -> tuple[pl.LazyFrame, pl.Schema, list[str]]:
+    """The movements as they are stored in parts (lazy), the input's schema and its
+    empty columns.
 
     Stored as in ``_movements_by_account``: no from/to account, no empty column, the
     direction an Enum. ``nulls``: each column's null count and the row count under
-    ``_HEIGHT``. Returns the input's schema and its empty columns.
+    ``_HEIGHT``.
     """
     schema = columns.collect_schema()
     height = nulls[_HEIGHT]
@@ -753,14 +752,7 @@ def _write_movement_parts(
             )
         )
     movements = pl.concat(sides).filter(pl.col(V.ACCOUNT) != pl.lit(S.CASH_NODE))
-    movements.with_columns((pl.col(V.ACCOUNT).hash(seed=11) % parts).alias(_PART)).sink_parquet(
-        pl.PartitionBy(root, key=_PART, include_key=False),
-        mkdir=True,
-        engine="streaming",
-        # the two sides are two scans: sharing one would cache the whole input
-        optimizations=pl.QueryOptFlags(comm_subplan_elim=False),
-    )
-    return schema, empty
+    return movements, schema, empty
 
 
 def _sorted_part(path: Path, schema: pl.Schema, empty: list[str]) -> pl.LazyFrame:
