@@ -94,3 +94,16 @@ def test_features_in_parts_cover_merchants_cash_and_one_sided_accounts(monkeypat
     assert ids == [f"P{i}" for i in range(7)] + [f"R{i}" for i in range(3)]
     assert_frame_equal(split.frame, whole.frame, check_exact=False, rel_tol=1e-12, abs_tol=1e-12)
     assert split.frame.filter(pl.col(S.ACCOUNT_ID) == "R0")["flow_through_24h"].item() == 0.0
+
+
+def test_patterns_over_spilled_edges_equal_those_held_in_memory(export, monkeypatch):
+    from moneytrail import graph
+
+    transactions, accounts = export
+    held = graph.detect_patterns(transactions.lazy(), accounts)
+    monkeypatch.setattr(graph, "EDGES_IN_MEMORY", 100)
+    spilled = graph.detect_patterns(transactions.lazy(), accounts)
+    assert held.evidence.height > 100
+    assert held.evidence[S.EV_CODE].n_unique() >= 5
+    assert spilled.evidence.equals(held.evidence)
+    assert spilled.notices == held.notices

@@ -13,7 +13,9 @@ on small candidate subgraphs (:func:`neighbourhood`).
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -60,6 +62,10 @@ PATTERN_CODES: tuple[str, ...] = (
     "pass_through_chain",
     "shared_identifiers",
 )
+
+# Transfers between accounts (about 70 bytes each) held in memory through the
+# detectors; more are written to a temporary Parquet file (see detect_patterns).
+EDGES_IN_MEMORY = 4_000_000
 
 DEFAULTS: dict[str, Any] = {
     # Which detectors run (any subset of PATTERN_CODES).
@@ -231,8 +237,36 @@ def detect_patterns(
         scheduled_min=int(cfg["scheduled_min_transfers"]),
         scheduled_max_cv=float(cfg["scheduled_max_gap_cv"]),
     )
-    edges = edges.collect().lazy()  # every detector reads it; compute once
     frames: list[pl.DataFrame] = []
+    # every detector reads the edges: computed once, held in memory or, above
+    # EDGES_IN_MEMORY, written to a file that each detector scans for the rows and
+    # columns it reads (then memory holds only each detector's own working set)
+    edges = edges.collect()
+    with tempfile.TemporaryDirectory(prefix="moneytrail-edges-") as tmp:
+        spilled = edges.height > EDGES_IN_MEMORY
+        if spilled:
+            path = Path(tmp) / "edges.parquet"
+            edges.write_parquet(path, compression="lz4")
+            edges = pl.scan_parquet(path)
+        else:
+            edges = edges.lazy()
+        _run_detectors(full, edges, spilled, accounts, cfg, enabled, frames, notices)
+    evidence = concat_evidence(frames)
+    evidence = evidence.filter(pl.col(S.EV_ACCOUNT) != S.CASH_NODE)
+    return PatternResult(evidence=evidence, notices=notices)
+
+
+def _run_detectors(
+    full: pl.LazyFrame,
+    edges: pl.LazyFrame,
+    spilled: bool,
+    accounts: pl.DataFrame | None,
+    cfg: dict[str, Any],
+    enabled: set[str],
+    frames: list[pl.DataFrame],
+    notices: list[str],
+) -> None:
+    """Each enabled detector in turn; their instances as Evidence into ``frames``."""
 
     def add(code: str, instances: pl.DataFrame) -> None:
         frames.append(to_evidence(instances, code, f"{code}-"))
@@ -283,7 +317,9 @@ def detect_patterns(
             ),
         )
     layer_window = parse_window(cfg["layer_window"], "layer_window")
-    sparse = sparse_edges(edges, int(cfg["layer_max_partners"])).collect().lazy()
+    sparse = sparse_edges(edges, int(cfg["layer_max_partners"]))
+    if not spilled:  # (spilled: each detector filters the file as it scans it)
+        sparse = sparse.collect().lazy()
     if "scatter_gather" in enabled:
         add(
             "scatter_gather",
@@ -363,10 +399,6 @@ def detect_patterns(
             )
             notices.extend(more)
             add("shared_identifiers", inst)
-
-    evidence = concat_evidence(frames)
-    evidence = evidence.filter(pl.col(S.EV_ACCOUNT) != S.CASH_NODE)
-    return PatternResult(evidence=evidence, notices=notices)
 
 
 __all__ = [
