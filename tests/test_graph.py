@@ -116,6 +116,24 @@ def test_payer_paying_twice_counts_once_in_the_coordinated_cluster():
     assert hub[S.EV_REASON][0].startswith("6 of the 6 one-off counterparties of HUB")
 
 
+def test_monthly_payments_seen_twice_are_a_standing_relationship_not_a_fan():
+    # a two-month export: six tenants paying the same landlord the same rent a
+    # month apart, and a benefits office paying six people on the same day each month
+    twice = [(i, m) for i in range(6) for m in (0, 1)]
+    rent = [(f"T{i}", "LANDLORD", 1200 + 50 * i, 24 * (i + 30 * m)) for i, m in twice]
+    benefit = [("OFFICE", f"R{i}", 2000, 24 * 30 * m + i) for i, m in twice]
+    ev = detect_patterns(frame(background() + rent + benefit)).evidence
+    assert not {"LANDLORD", "OFFICE"} & set(ev[S.EV_ACCOUNT])
+    # the same payers paying twice ten days apart are a coordinated fan-in
+    burst = [(f"T{i}", "LANDLORD", 1200 + 50 * i, 24 * (i + 10 * m)) for i, m in twice]
+    ev = detect_patterns(frame(background() + burst)).evidence
+    assert {"fan_in", "coordinated_fan"} <= codes_of(ev, "LANDLORD")
+    # ... and so are payers whose second payment is twice the first
+    burst = [(f"T{i}", "LANDLORD", (1200 + 50 * i) * (1 + m), 24 * (i + 30 * m)) for i, m in twice]
+    ev = detect_patterns(frame(background() + burst)).evidence
+    assert "fan_in" in codes_of(ev, "LANDLORD")
+
+
 def test_business_paying_like_amounts_is_no_coordinated_fan():
     # a shop paying six people about the same the same week: wages, not mules
     rows = background() + [("SHOP", f"R{i}", 1200 + 10 * i, 24 * i + 3) for i in range(6)]

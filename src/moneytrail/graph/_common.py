@@ -15,6 +15,7 @@ from moneytrail.errors import InputError
 # Internal column names of the detector frames (not part of any file format).
 PAIR_N = "pair_n"  # transactions between the two accounts over the whole export
 ONE_OFF = "one_off"  # a transfer between accounts with no standing relationship
+_RECURRING = "_recurring"  # mark_one_off's own: the pair recurs on a calendar cadence
 FIRST_TS = "first_ts"
 HUB = "hub"
 SPOKE = "spoke"
@@ -136,8 +137,43 @@ def gap_cv(ts: pl.Expr) -> pl.Expr:
     return gaps.std(ddof=0) / gaps.mean()
 
 
+def _recurring_pairs(
+    edges: pl.LazyFrame,
+    max_pair_txns: int,
+    cadences: list[tuple[float, float]],
+    amount_ratio: float,
+) -> pl.LazyFrame:
+    """(from, to, _RECURRING) of pairs with few transfers that recur on a calendar cadence.
+
+    A short export shows a monthly rent, benefit or salary only twice; such a
+    pair is a standing relationship all the same when every gap between its
+    transfers falls in one cadence band (e.g. 27-32 days) and the amounts stay
+    within ``amount_ratio`` of each other.
+    """
+    days = pl.col(S.TIMESTAMP).sort().diff().dt.total_seconds().drop_nulls() / 86400
+    on_cadence = pl.lit(False)
+    for low, high in cadences:
+        on_cadence = on_cadence | ((days.min() >= low) & (days.max() <= high))
+    pairs = (
+        edges.filter((pl.col(PAIR_N) >= 2) & (pl.col(PAIR_N) <= max_pair_txns))
+        .group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT)
+        .agg(
+            on_cadence.alias("_cadence"),
+            (pl.col(S.AMOUNT).max() <= amount_ratio * pl.col(S.AMOUNT).min()).alias("_steady"),
+        )
+        .filter(pl.col("_cadence") & pl.col("_steady"))
+    )
+    return pairs.select(S.FROM_ACCOUNT, S.TO_ACCOUNT, pl.lit(True).alias(_RECURRING))
+
+
 def mark_one_off(
-    edges: pl.LazyFrame, *, max_pair_txns: int, scheduled_min: int, scheduled_max_cv: float
+    edges: pl.LazyFrame,
+    *,
+    max_pair_txns: int,
+    scheduled_min: int,
+    scheduled_max_cv: float,
+    cadences: list[tuple[float, float]] | None = None,
+    cadence_amount_ratio: float = 1.25,
 ) -> pl.LazyFrame:
     """Add ONE_OFF: the transfer is one of at most ``max_pair_txns`` between the
     two accounts, and not part of a clockwork stream.
@@ -156,6 +192,16 @@ def mark_one_off(
     # Materialise once: the pair counts are a window over every transfer, and
     # each of the four queries below would otherwise recompute them.
     edges = edges.collect().lazy()
+    if cadences:
+        # few pairs: collected small, joined lazily (the edges stay one copy)
+        recurring = _recurring_pairs(edges, max_pair_txns, cadences, cadence_amount_ratio)
+        edges = edges.join(
+            recurring.collect().lazy(),
+            on=[S.FROM_ACCOUNT, S.TO_ACCOUNT],
+            how="left",
+            maintain_order="left",
+        )
+        few = few & pl.col(_RECURRING).is_null()
     few_edges = edges.filter(few).select(S.FROM_ACCOUNT, S.TIMESTAMP).collect().lazy()
     # Count first: only the few accounts with enough one-off transfers need
     # the (per-group sorting) gap statistics.
@@ -175,7 +221,7 @@ def mark_one_off(
     )
     return edges.with_columns(
         (few & ~pl.col(S.FROM_ACCOUNT).is_in(senders.implode())).alias(ONE_OFF)
-    )
+    ).drop(_RECURRING, strict=False)
 
 
 def temporal_prune(
