@@ -140,7 +140,9 @@ def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
         & pl.col(S.FROM_ACCOUNT).is_not_null()
         & pl.col(S.TO_ACCOUNT).is_not_null()
     )
+    parts = parts_needed(2 * present["_rows"], LEGS_PER_PART)
     # Integer codes for node ids: every group-by, sort and join below runs on them.
+    # (A big input's distinct ids are found streaming: memory per id, not per row.)
     nodes = (
         pl.concat(
             [
@@ -149,20 +151,16 @@ def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
             ]
         )
         .unique()
+        .collect(engine="streaming" if parts > 1 else "auto")
         .sort(S.ACCOUNT_ID)
         .with_row_index(_ACC)
-        .collect()
     )
-    parts = parts_needed(2 * present["_rows"], LEGS_PER_PART)
     if parts == 1:
         held = [_legs(valid, nodes, present)]
-        frames = _leg_features(held, nodes.height, present, cfg, notices, desc)
+        out = _leg_features(held, nodes.height, present, cfg, notices, desc)
     else:
-        frames = _leg_features_in_parts(valid, nodes, present, cfg, parts, notices, desc)
+        out = _leg_features_in_parts(valid, nodes, present, cfg, parts, notices, desc)
 
-    out = frames[0]
-    for f in frames[1:]:
-        out = out.join(f, on=_ACC, how="left")
     # Merchants have no legs of their own (see _legs), so they have no row here.
     out = out.join(nodes, on=_ACC, how="inner").drop(_ACC).sort(S.ACCOUNT_ID)
 
@@ -182,9 +180,9 @@ def _account_features(transactions, names, accounts, cfg) -> FeatureResult:
 
 def _leg_features(
     held: list[pl.DataFrame], n_nodes: int, present: dict, cfg: dict, notices: list, desc: dict
-) -> list[pl.DataFrame]:
-    """The per-account feature frames (keyed by ``_ACC``) of the accounts whose legs
-    are ``held[0]``: all of their legs, sorted as :func:`_legs` sorts them.
+) -> pl.DataFrame:
+    """The leg features (one row per account, keyed by ``_ACC``) of the accounts whose
+    legs are ``held[0]``: all of their legs, sorted as :func:`_legs` sorts them.
 
     The legs come in a list that this empties, so that no caller keeps them
     alive: most of their columns are let go before the flow-through.
@@ -222,7 +220,10 @@ def _leg_features(
             how="diagonal",
         )
     )
-    return frames
+    out = frames.pop(0)
+    while frames:
+        out = out.join(frames.pop(0), on=_ACC, how="left")
+    return out
 
 
 def _leg_features_in_parts(
@@ -233,7 +234,7 @@ def _leg_features_in_parts(
     parts: int,
     notices: list,
     desc: dict,
-) -> list[pl.DataFrame]:
+) -> pl.DataFrame:
     """:func:`_leg_features` of a big input, over parts split by account.
 
     An account's features read only its own legs, so the legs are written once
@@ -248,7 +249,7 @@ def _leg_features_in_parts(
     if cash_code is not None:
         not_scored.append(cash_code)
     legs = _leg_sides(coded, common, cash_code, not_scored)
-    per_part: list[list[pl.DataFrame]] = []
+    per_part: list[pl.DataFrame] = []
     with split_by_account(legs, pl.col(_ACC), parts, prefix="moneytrail-legs-") as paths:
         for i, path in enumerate(paths):
             part_legs = [_sorted_legs(pl.scan_parquet(path), nodes.height, present, cash_code)]
@@ -260,10 +261,7 @@ def _leg_features_in_parts(
     if not per_part:  # no legs at all: the one-part path's empty frames
         empty = _sorted_legs(legs.head(0).collect().lazy(), nodes.height, present, cash_code)
         return _leg_features([empty], nodes.height, present, cfg, notices, desc)
-    return [
-        pl.concat([frames[k] for frames in per_part], how="vertical")
-        for k in range(len(per_part[0]))
-    ]
+    return pl.concat(per_part, how="vertical")
 
 
 _ZERO_WHEN_ABSENT = {
