@@ -128,8 +128,12 @@ def test_monthly_payments_seen_twice_are_a_standing_relationship_not_a_fan():
     burst = [(f"T{i}", "LANDLORD", 1200 + 50 * i, 24 * (i + 10 * m)) for i, m in twice]
     ev = detect_patterns(frame(background() + burst)).evidence
     assert {"fan_in", "coordinated_fan"} <= codes_of(ev, "LANDLORD")
-    # ... and so are payers whose second payment is twice the first
+    # ... and so are payers whose second payment is twice the first, or who pay
+    # twice a week apart (a weekly relationship would show more than two)
     burst = [(f"T{i}", "LANDLORD", (1200 + 50 * i) * (1 + m), 24 * (i + 30 * m)) for i, m in twice]
+    ev = detect_patterns(frame(background() + burst)).evidence
+    assert "fan_in" in codes_of(ev, "LANDLORD")
+    burst = [(f"T{i}", "LANDLORD", 1200 + 50 * i, 24 * (i + 7 * m)) for i, m in twice]
     ev = detect_patterns(frame(background() + burst)).evidence
     assert "fan_in" in codes_of(ev, "LANDLORD")
 

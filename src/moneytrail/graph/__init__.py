@@ -74,18 +74,18 @@ DEFAULTS: dict[str, Any] = {
     # standing relationship (salary, rent, family); only pairs at or under it
     # count as the one-off transfers that laundering networks are made of.
     "max_pair_txns": 2,
-    # ... and so does a pair with fewer whose transfers recur on a calendar
-    # cadence (every gap within one band, in days: weekly, fortnightly,
-    # monthly) at a steady amount (largest / smallest at most
-    # standing_amount_ratio): a two-month export shows a monthly rent or
-    # benefit only twice. (On sample_data, two months, benefit offices and
-    # landlords were coordinated fans; AP 0.662 -> 0.732. The bands are narrow
-    # and the amount steady because laundering pairs paying twice at random
-    # fall in wide bands by chance: [6, 8], [13, 15], [27, 32] days within
-    # 1.25 cost 0.005 to 0.018 AP on 180-day generated sets; these move it by
-    # at most 0.005 either way.)
-    "standing_cadence_days": [[6.5, 7.5], [13.5, 14.5], [27.5, 31.5]],
-    "standing_amount_ratio": 1.05,
+    # ... and so does a pair with two transfers a month apart (the gap within a
+    # band of days) at amounts within standing_amount_ratio of each other: a
+    # two-month export shows a monthly rent, bill or benefit only twice. (On
+    # sample_data, two months, utilities, landlords and a benefits office were
+    # coordinated fans of hundreds of ordinary payers: AP 0.662 -> 0.781.
+    # Weekly and fortnightly bands are left out: such a relationship shows more
+    # than two transfers in an export of over a month, so there they only catch
+    # pairs that happened to pay twice a week or two apart, planted laundering
+    # among them; with them 180-day generated sets lost up to 0.018 AP, with
+    # this setting they move by 0.002 at most.)
+    "standing_cadence_days": [[27.5, 31.5]],
+    "standing_amount_ratio": 1.5,
     # fan_in / fan_out: distinct one-off counterparties of one hub within the window.
     "fan_min_counterparties": 5,
     # ... and at least this multiple of the median hub's busiest window, so that

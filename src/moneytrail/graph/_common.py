@@ -147,7 +147,7 @@ def _recurring_pairs(
 
     A short export shows a monthly rent, benefit or salary only twice; such a
     pair is a standing relationship all the same when every gap between its
-    transfers falls in one cadence band (e.g. 27-32 days) and the amounts stay
+    transfers falls in one cadence band (e.g. 27.5-31.5 days) and the amounts stay
     within ``amount_ratio`` of each other.
     """
     days = pl.col(S.TIMESTAMP).sort().diff().dt.total_seconds().drop_nulls() / 86400
