@@ -26,6 +26,7 @@ TOTAL = "total"
 MEMBER_SCORES = "member_scores"  # optional: one score per member instead of the instance's
 _FROM_KEY = "_from_key"
 _TO_KEY = "_to_key"
+_ROW = "_row"
 
 _SEVERITY_CUTS = ((0.8, "critical"), (0.6, "high"), (0.4, "medium"))
 
@@ -237,51 +238,56 @@ def temporal_prune(
     joins only, so the costly path search sees just what survives.
     """
     ts = S.TIMESTAMP
-    columns = edges.columns
+    # The rounds run on a narrow frame (time, keys and the row's position): the
+    # edges' own columns are gathered once at the end, for the rows that survive.
     # Join on 64-bit hashes of the ids: several times cheaper than strings, and
     # a (vanishingly rare) collision only keeps an edge that the exact path
     # search afterwards rejects, never drops one.
-    edges = edges.with_columns(
+    keys = edges.select(
+        ts,
         pl.col(S.FROM_ACCOUNT).hash(seed=3).alias(_FROM_KEY),
         pl.col(S.TO_ACCOUNT).hash(seed=3).alias(_TO_KEY),
-    )
+    ).with_row_index(_ROW)
+    if keys.height == 0:
+        return edges
     for _ in range(rounds):
-        if edges.height == 0:
+        if keys.height == 0:
             break
-        before = edges.height
-        edges = edges.sort(ts)
-        # The as-of joins carry only the keys and the time (an as-of join keeps the
-        # left rows in order, one for one): the edges' other columns would be copied
-        # by each of the joins, and then they held several times the edges.
-        probe = edges.select(ts, _FROM_KEY, _TO_KEY)
-        outs = probe.select(pl.col(_FROM_KEY).alias(HUB), pl.col(ts).alias("_o"))
-        ins = probe.select(pl.col(_TO_KEY).alias(HUB), pl.col(ts).alias("_i"))
+        before = keys.height
+        keys = keys.sort(ts)
+        outs = keys.select(pl.col(_FROM_KEY).alias(HUB), pl.col(ts).alias("_o"))
+        ins = keys.select(pl.col(_TO_KEY).alias(HUB), pl.col(ts).alias("_i"))
         probes = [("_o", outs, _TO_KEY, "forward"), ("_i", ins, _FROM_KEY, "backward")]
         if loop:
             probes += [
                 ("_o", outs, _TO_KEY, "backward"),
                 ("_i", ins, _FROM_KEY, "forward"),
             ]
-        marked = probe
-        for i, (col, other, key, strategy) in enumerate(probes):
-            marked = marked.join_asof(
-                other.rename({col: f"{col}{i}"}),
-                left_on=ts,
-                right_on=f"{col}{i}",
-                by_left=key,
-                by_right=HUB,
-                strategy=strategy,
-                tolerance=max_gap,
-                check_sortedness=False,
+        # one as-of join at a time, keeping only whether it found a match (an
+        # as-of join keeps the left rows in order, one for one)
+        found = []
+        for col, other, key, strategy in probes:
+            found.append(
+                keys.select(ts, key)
+                .join_asof(
+                    other,
+                    left_on=ts,
+                    right_on=col,
+                    by_left=key,
+                    by_right=HUB,
+                    strategy=strategy,
+                    tolerance=max_gap,
+                    check_sortedness=False,
+                )
+                .get_column(col)
+                .is_not_null()
             )
-        found = [pl.col(f"{col}{i}").is_not_null() for i, (col, *_rest) in enumerate(probes)]
-        both_sides = (found[0] | found[2]) & (found[1] | found[3]) if loop else None
-        keep = both_sides if loop else found[0] | found[1]
-        edges = edges.filter(marked.select(keep).to_series())
-        del marked, probe, outs, ins
-        if edges.height == before:
+        del outs, ins
+        keep = (found[0] | found[2]) & (found[1] | found[3]) if loop else found[0] | found[1]
+        keys = keys.filter(keep)
+        if keys.height == before:
             break
-    return edges.select(columns)
+    return edges[keys.get_column(_ROW)]
 
 
 def to_evidence(instances: pl.DataFrame, code: str, prefix: str) -> pl.DataFrame:
