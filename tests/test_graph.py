@@ -128,14 +128,41 @@ def test_monthly_payments_seen_twice_are_a_standing_relationship_not_a_fan():
     burst = [(f"T{i}", "LANDLORD", 1200 + 50 * i, 24 * (i + 10 * m)) for i, m in twice]
     ev = detect_patterns(frame(background() + burst)).evidence
     assert {"fan_in", "coordinated_fan"} <= codes_of(ev, "LANDLORD")
-    # ... and so are payers whose second payment is twice the first, or who pay
-    # twice a week apart (a weekly relationship would show more than two)
-    burst = [(f"T{i}", "LANDLORD", (1200 + 50 * i) * (1 + m), 24 * (i + 30 * m)) for i, m in twice]
+    # ... and so are payers whose second payment is four times the first, or who
+    # pay twice a week apart (a weekly relationship would show more than two)
+    burst = [(f"T{i}", "LANDLORD", (1200 + 50 * i) * 4**m, 24 * (i + 30 * m)) for i, m in twice]
     ev = detect_patterns(frame(background() + burst)).evidence
     assert "fan_in" in codes_of(ev, "LANDLORD")
     burst = [(f"T{i}", "LANDLORD", 1200 + 50 * i, 24 * (i + 7 * m)) for i, m in twice]
     ev = detect_patterns(frame(background() + burst)).evidence
     assert "fan_in" in codes_of(ev, "LANDLORD")
+
+
+def test_densest_group_counts_the_spokes_at_its_edges():
+    # six payers of about 2,000 over three weeks (two per weekly cell) and seven
+    # small payers of unrelated amounts: the six are under half the payers but
+    # carry most of the money, the two at the group's centre do not
+    group = [(f"P{i}", "HUB", 2000 + 20 * i, h) for i, h in enumerate([10, 20, 170, 180, 340, 350])]
+    amounts = [15, 25, 40, 60, 90, 200, 450]
+    amounts_hours = zip(amounts, [30, 60, 200, 250, 320, 400, 420], strict=True)
+    small = [(f"S{i}", "HUB", a, h) for i, (a, h) in enumerate(amounts_hours)]
+    ev = detect_patterns(frame(background() + group + small)).evidence
+    hub = ev.filter((pl.col(S.EV_CODE) == "coordinated_fan") & (pl.col(S.EV_ACCOUNT) == "HUB"))
+    assert hub.height == 1
+    assert hub[S.EV_REASON][0].startswith("6 of the 13 one-off counterparties of HUB")
+    assert "the densest group 93% of the fan's money" in hub[S.EV_REASON][0]
+
+
+def test_coordinated_payers_of_a_hub_with_mostly_standing_payers_are_ordinary():
+    # a hub paid monthly by twelve standing customers, and by six new payers of
+    # like amounts within days: a business's trade, a fan but not coordination
+    standing = [(f"C{i}", "HUB", 100 + 7 * i, 24 * 30 * m + i) for i in range(12) for m in range(4)]
+    new = [(f"P{i}", "HUB", 2000 + 15 * i, 24 * 60 + 11 * i) for i in range(6)]
+    ev = detect_patterns(frame(background() + standing + new)).evidence
+    assert codes_of(ev, "HUB") == {"fan_in"}
+    # without the standing customers the same six payers are coordinated
+    ev = detect_patterns(frame(background() + new)).evidence
+    assert "coordinated_fan" in codes_of(ev, "HUB")
 
 
 def test_business_paying_like_amounts_is_no_coordinated_fan():

@@ -76,16 +76,17 @@ DEFAULTS: dict[str, Any] = {
     "max_pair_txns": 2,
     # ... and so does a pair with two transfers a month apart (the gap within a
     # band of days) at amounts within standing_amount_ratio of each other: a
-    # two-month export shows a monthly rent, bill or benefit only twice. (On
-    # sample_data, two months, utilities, landlords and a benefits office were
-    # coordinated fans of hundreds of ordinary payers: AP 0.662 -> 0.781.
-    # Weekly and fortnightly bands are left out: such a relationship shows more
-    # than two transfers in an export of over a month, so there they only catch
-    # pairs that happened to pay twice a week or two apart, planted laundering
-    # among them; with them 180-day generated sets lost up to 0.018 AP, with
-    # this setting they move by 0.002 at most.)
+    # two-month export shows a monthly rent, bill or benefit only twice, and
+    # bills can double from one month to the next. (On sample_data, two months,
+    # utilities, landlords and a benefits office were coordinated fans of
+    # hundreds of ordinary payers: AP 0.662 -> 0.781 with amounts within 1.5,
+    # -> 0.788 within 3.) Weekly and fortnightly bands are left out: such a
+    # relationship shows more than two transfers in an export of over a month,
+    # so there they only catch pairs that happened to pay twice a week or two
+    # apart, planted laundering among them; with them 180-day generated sets
+    # lost up to 0.018 AP, with the monthly band alone they move by 0.002 at most.
     "standing_cadence_days": [[27.5, 31.5]],
-    "standing_amount_ratio": 1.5,
+    "standing_amount_ratio": 3.0,
     # fan_in / fan_out: distinct one-off counterparties of one hub within the window.
     "fan_min_counterparties": 5,
     # ... and at least this multiple of the median hub's busiest window, so that
