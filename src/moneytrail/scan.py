@@ -136,6 +136,11 @@ def run_scan(
     with stage("features"):
         features = account_features(detect, kyc, feature_settings)
         notices.extend(features.notices)
+        # Written now and read back for the outliers: the account table (some 40
+        # numbers an account) is not held while the rules and patterns run.
+        features.frame.write_parquet(outdir / S.FEATURES_FILE)
+        feature_descriptions = features.descriptions
+        del features
 
     with stage("rules"):
         rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
@@ -153,15 +158,16 @@ def run_scan(
         notices.extend(patterns.notices)
 
     with stage("outliers"):
+        feature_frame = pl.read_parquet(outdir / S.FEATURES_FILE)
         outliers = detect_outliers(
-            features.frame, outlier_settings, descriptions=features.descriptions
+            feature_frame, outlier_settings, descriptions=feature_descriptions
         )
 
     with stage("scoring"):
         evidence = concat_evidence([rule_run.evidence, patterns.evidence, outliers.evidence])
         universe = pl.concat(
             [
-                features.frame.select(S.ACCOUNT_ID),
+                feature_frame.select(S.ACCOUNT_ID),
                 evidence.select(pl.col(S.EV_ACCOUNT).alias(S.ACCOUNT_ID)),
             ]
         ).unique()
@@ -232,7 +238,6 @@ def run_scan(
         ingested.quarantine.write_csv(outdir / S.QUARANTINE_FILE)
         if kyc is not None:
             kyc.write_parquet(outdir / S.ACCOUNTS_FILE)
-        features.frame.write_parquet(outdir / S.FEATURES_FILE)
         # compact: an indent makes json use its slow pure-Python encoder (cases.json
         # is the largest file of a big scan)
         (outdir / S.CASES_FILE).write_text(
