@@ -325,6 +325,22 @@ def test_gather_scatter_hub():
     assert "gather_scatter" not in set(ev[S.EV_CODE])
 
 
+def test_gather_scatter_with_same_time_transfers_is_the_same_in_any_row_order():
+    # day-resolution timestamps: the hub's first payer and first payee on the
+    # same day (as in AMLSim's step-numbered exports); payers count as first
+    rows = background()
+    rows += [(f"P{i}", "HUB", 500, 24 * (i // 2)) for i in range(4)]
+    rows += [("HUB", f"Q{i}", 480, 24 * (i // 2)) for i in range(4)]
+    seen = set()
+    for seed in range(8):
+        shuffled = rows[:]
+        random.Random(seed).shuffle(shuffled)
+        got = detect_patterns(frame(shuffled)).evidence
+        got = got.filter(pl.col(S.EV_CODE) == "gather_scatter").sort(S.EV_ACCOUNT)
+        seen.add(tuple(got[S.EV_ACCOUNT]))
+    assert seen == {("HUB", "P0", "P1", "P2", "P3", "Q0", "Q1", "Q2", "Q3")}
+
+
 def test_bipartite_block_and_stack_of_two_blocks():
     rows = background()
     rows += [(f"A{i}", f"B{j}", 700, i + j) for i in range(3) for j in range(3)]

@@ -191,7 +191,9 @@ def detect_gather_scatter(
     )
     events = events.join(dense, on=HUB, how="semi").collect().lazy()
     rolled = (
-        events.sort(HUB, S.TIMESTAMP)
+        # ties in time (exports with day-resolution timestamps) in a fixed
+        # order, payers first: which event comes first decides _in_first
+        events.sort([HUB, S.TIMESTAMP, _KIND, SPOKE], descending=[False, False, True, False])
         .rolling(index_column=S.TIMESTAMP, period=window, group_by=HUB)
         .agg(
             (pl.col(_KIND) == 1).sum().alias("_nin"),
