@@ -139,32 +139,27 @@ def gap_cv(ts: pl.Expr) -> pl.Expr:
 
 
 def _recurring_pairs(
-    edges: pl.LazyFrame,
-    max_pair_txns: int,
-    cadences: list[tuple[float, float]],
-    amount_ratio: float,
+    edges: pl.LazyFrame, cadences: list[tuple[float, float]], amount_ratio: float
 ) -> pl.LazyFrame:
-    """(from, to, _RECURRING) of pairs with few transfers that recur on a calendar cadence.
+    """(from, to, _RECURRING) of the pairs with exactly two transfers a calendar
+    cadence apart (the gap in days within one band, e.g. 27.5-31.5) whose
+    amounts stay within ``amount_ratio`` of each other.
 
-    A short export shows a monthly rent, benefit or salary only twice; such a
-    pair is a standing relationship all the same when every gap between its
-    transfers falls in one cadence band (e.g. 27.5-31.5 days) and the amounts stay
-    within ``amount_ratio`` of each other.
+    A short export shows a monthly rent, bill or benefit only twice; such a
+    pair is a standing relationship all the same. Two transfers have one gap,
+    so min and max give it without sorting each pair.
     """
-    days = pl.col(S.TIMESTAMP).sort().diff().dt.total_seconds().drop_nulls() / 86400
+    days = (pl.col(S.TIMESTAMP).max() - pl.col(S.TIMESTAMP).min()).dt.total_seconds() / 86400
     on_cadence = pl.lit(False)
     for low, high in cadences:
-        on_cadence = on_cadence | ((days.min() >= low) & (days.max() <= high))
-    pairs = (
-        edges.filter((pl.col(PAIR_N) >= 2) & (pl.col(PAIR_N) <= max_pair_txns))
+        on_cadence = on_cadence | days.is_between(low, high)
+    steady = pl.col(S.AMOUNT).max() <= amount_ratio * pl.col(S.AMOUNT).min()
+    return (
+        edges.filter(pl.col(PAIR_N) == 2)
         .group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT)
-        .agg(
-            on_cadence.alias("_cadence"),
-            (pl.col(S.AMOUNT).max() <= amount_ratio * pl.col(S.AMOUNT).min()).alias("_steady"),
-        )
-        .filter(pl.col("_cadence") & pl.col("_steady"))
+        .agg((on_cadence & steady).alias(_RECURRING))
+        .filter(pl.col(_RECURRING))
     )
-    return pairs.select(S.FROM_ACCOUNT, S.TO_ACCOUNT, pl.lit(True).alias(_RECURRING))
 
 
 def mark_one_off(
@@ -193,11 +188,16 @@ def mark_one_off(
     # Materialise once: the pair counts are a window over every transfer, and
     # each of the four queries below would otherwise recompute them.
     edges = edges.collect().lazy()
-    if cadences:
-        # few pairs: collected small, joined lazily (the edges stay one copy)
-        recurring = _recurring_pairs(edges, max_pair_txns, cadences, cadence_amount_ratio)
+    recurring = (
+        _recurring_pairs(edges, cadences, cadence_amount_ratio).collect()
+        if cadences
+        else pl.DataFrame()
+    )
+    if recurring.height:
+        # few pairs, joined lazily (the edges stay one copy); the join over
+        # every edge costs, so it runs only when some pair recurs
         edges = edges.join(
-            recurring.collect().lazy(),
+            recurring.lazy(),
             on=[S.FROM_ACCOUNT, S.TO_ACCOUNT],
             how="left",
             maintain_order="left",

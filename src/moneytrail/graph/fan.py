@@ -405,19 +405,32 @@ def _kin(fan_tx: pl.DataFrame, window: timedelta, amount_ratio: float) -> pl.Dat
         {"_dt": [dt for dt in (-1, 0, 1) for _ in range(3)], "_da": [-1, 0, 1] * 3},
         schema={"_dt": pl.Int64, "_da": pl.Int64},
     )
-    # each spoke is spread over the cells its transfers neighbour and counted
-    # once per cell: a spoke with transfers in two neighbouring cells is one kin
-    near = (
-        cells.join(shifts, how="cross")
-        .select(
-            HUB,
-            SPOKE,
-            (pl.col("_tc") + pl.col("_dt")).alias("_tc"),
-            (pl.col("_ac") + pl.col("_da")).alias("_ac"),
-        )
+    # Spokes near each cell, each spoke counted once: a spoke with transfers in
+    # two neighbouring cells is one kin. Most spokes sit in one cell, and those
+    # are counted per cell and spread to the neighbours; only the few in several
+    # cells are spread spoke by spoke and deduplicated.
+    several = pl.len().over(HUB, SPOKE) > 1
+    spread = [pl.col("_tc") + pl.col("_dt"), pl.col("_ac") + pl.col("_da")]
+    near_single = (
+        cells.filter(~several)
+        .group_by(HUB, "_tc", "_ac")
+        .agg(pl.len().alias(N))
+        .join(shifts, how="cross")
+        .group_by(HUB, spread[0].alias("_tc"), spread[1].alias("_ac"))
+        .agg(pl.col(N).sum())
+    )
+    near_several = (
+        cells.filter(several)
+        .join(shifts, how="cross")
+        .select(HUB, SPOKE, spread[0].alias("_tc"), spread[1].alias("_ac"))
         .unique()
         .group_by(HUB, "_tc", "_ac")
         .agg(pl.len().alias(N))
+    )
+    near = (
+        pl.concat([near_single, near_several.cast({N: near_single.schema[N]})])
+        .group_by(HUB, "_tc", "_ac")
+        .agg(pl.col(N).sum())
     )
     # a spoke with several transfers counts in each of its cells: keep its best
     occupied = cells.join(near, on=[HUB, "_tc", "_ac"], how="left")
