@@ -376,6 +376,26 @@ def test_pass_through_chain_needs_rapid_hops():
     assert "pass_through_chain" not in set(ev[S.EV_CODE])
 
 
+def test_chain_with_two_equal_last_hops_is_the_same_in_any_row_order():
+    # day-resolution timestamps: the last account pays two others the same
+    # amount on the same day, two equally strong branches of one chain
+    hops = [
+        ("X0", "X1", 5000, 0),
+        ("X1", "X2", 4900, 24),
+        ("X2", "X3", 4850, 48),
+        ("X3", "Y", 4800, 72),
+        ("X3", "Z", 4800, 72),
+    ]
+    seen = set()
+    for seed in range(8):
+        rows = background() + hops
+        random.Random(seed).shuffle(rows)
+        ev = detect_patterns(frame(rows)).evidence
+        chain = ev.filter(pl.col(S.EV_CODE) == "pass_through_chain")
+        seen.add(tuple(sorted(chain[S.EV_ACCOUNT])))
+    assert len(seen) == 1 and len(next(iter(seen))) == 5
+
+
 def test_chain_that_passes_on_little_of_the_money_is_weak_evidence():
     whole = [("X0", "X1", 5000, 0), ("X1", "X2", 4900, 5), ("X2", "X3", 4850, 20)]
     # same accounts and timing, but each hop carries on a quarter of the one before

@@ -150,3 +150,23 @@ def test_same_export_in_another_row_order_gives_the_same_results(scanned, export
     assert result.exit_code == 0, result.output
     for name in (S.SCORES_FILE, S.ALERTS_FILE, S.CASES_FILE, S.EVIDENCE_FILE):
         assert (again / name).read_bytes() == (outdir / name).read_bytes(), name
+
+
+def test_day_resolution_export_in_another_row_order_gives_the_same_results(tmp_path):
+    """Exports stamped by day (AMLSim's) hold many transfers at the same time;
+    which of them a detector meets first must not depend on the row order."""
+    source = Path(__file__).parent / "fixtures" / "evaluate" / "amlsim_excerpt_transactions.csv"
+    shuffled = tmp_path / "shuffled.csv"
+    pl.read_csv(source, infer_schema=False).sample(fraction=1.0, shuffle=True, seed=0).write_csv(
+        shuffled
+    )
+    outputs = []
+    for name, path in (("first", source), ("again", shuffled)):
+        outdir = tmp_path / name
+        result = CliRunner().invoke(
+            main, ["scan", str(path), "-o", str(outdir), "--no-report", "--quiet"]
+        )
+        assert result.exit_code == 0, result.output
+        outputs.append(outdir)
+    for name in (S.SCORES_FILE, S.ALERTS_FILE, S.CASES_FILE, S.EVIDENCE_FILE):
+        assert (outputs[1] / name).read_bytes() == (outputs[0] / name).read_bytes(), name

@@ -228,8 +228,13 @@ def _matrix(features: pl.DataFrame, exclude) -> tuple[np.ndarray, list[str]]:
     ]
     if not numeric:
         return np.empty((features.height, 0)), []
-    # nulls become NaN; infinities are made NaN below
-    raw = features.select(pl.col(numeric).cast(pl.Float64)).to_numpy(order="fortran", writable=True)
+    # nulls become NaN; infinities are made NaN below. Features summed in
+    # parallel differ in their last bits from run to run, and ECOD and HBOS
+    # read ranks and bins, where one bit can reorder two accounts: 12
+    # significant digits keep what the data says and drop that noise.
+    raw = features.select(
+        pl.col(numeric).cast(pl.Float64).round_sig_figs(_SIGNIFICANT_DIGITS)
+    ).to_numpy(order="fortran", writable=True)
     raw[~np.isfinite(raw)] = np.nan
     # a column varies when its finite values are not all equal
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -270,6 +275,7 @@ def _scale(raw: np.ndarray, names: list[str]) -> np.ndarray:
 # HBOS and IForest score each row on its own: members are scored in batches so
 # their per-row, per-feature work arrays stay small.
 _SCORE_BATCH = 100_000
+_SIGNIFICANT_DIGITS = 12
 
 # ECOD and COPOD read each feature's empirical distribution on its own and add
 # the per-feature tail scores, so fitting them one feature at a time gives

@@ -160,11 +160,16 @@ def detect_chains(
             * pl.col("_conserved")
         ).alias(S.EV_SCORE)
     )
-    # Branches from one head transfer are one flow: keep its strongest path.
+    # Branches from one head transfer are one flow: keep its strongest path
+    # (of equally strong ones, the first by its accounts: with day-resolution
+    # timestamps two branches often tie, and the row order must not choose).
     inst = (
-        paths.with_columns(pl.col(_TXNS).list.first().alias(HUB))
-        .sort([S.EV_SCORE, "_hops", HUB], descending=[True, True, False])
-        .unique(HUB, keep="first")
+        paths.with_columns(
+            pl.col(_TXNS).list.first().alias(HUB),
+            pl.col(_PATH).list.join("\x1f").alias("_path_key"),
+        )
+        .sort([S.EV_SCORE, "_hops", HUB, "_path_key"], descending=[True, True, False, False])
+        .unique(HUB, keep="first", maintain_order=True)
         .select(
             pl.col(_PATH).alias(MEMBERS),
             pl.col(_TXNS).alias(S.EV_TXN_IDS),
