@@ -219,16 +219,13 @@ def test_reason_tail_scores_are_pyod_ecods_per_feature_scores():
 
 
 def test_last_bit_differences_in_features_do_not_reorder_accounts():
-    # the same features, one value per column moved by one bit (as sums taken in
-    # a different order differ): the same scores and ranks
-    frame = accounts(n=300)
-    nudged = frame.with_columns(
-        pl.when(pl.int_range(pl.len()) == 7)
-        .then(pl.col(c) * (1 + 2.0**-52))
-        .otherwise(pl.col(c))
-        .alias(c)
-        for c in ("in_total", "flow_through_24h")
-    )
+    # the same features, one value of a share many accounts have in common moved
+    # by one bit (as sums taken in another order differ): the same scores and ranks
+    frame = accounts(n=300).with_columns(pl.col("flow_through_24h").round(1))
+    values = frame.get_column("flow_through_24h").to_numpy().copy()
+    tied = int(np.flatnonzero(values == np.median(values))[0])
+    values[tied] = np.nextafter(values[tied], np.inf)
+    nudged = frame.with_columns(pl.Series("flow_through_24h", values))
     a, b = detect_outliers(frame).scores, detect_outliers(nudged).scores
     assert a.get_column(RANK).to_list() == b.get_column(RANK).to_list()
     assert a.get_column(SCORE).to_list() == b.get_column(SCORE).to_list()
