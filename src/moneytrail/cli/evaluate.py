@@ -118,7 +118,7 @@ def render(ev: Evaluation, all_cases: bool = False) -> None:
             title_justify="left",
         )
         for name in ("case", "typology", "accounts", "best core rank", "unlabelled above",
-                     "account", "role", "scan case #", "false cases above"):
+                     "account", "role", "case #", "false cases"):
             worst.add_column(name)
         for case in shown:
             worst.add_row(
