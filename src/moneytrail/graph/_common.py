@@ -168,8 +168,8 @@ def mark_one_off(
     max_pair_txns: int,
     scheduled_min: int,
     scheduled_max_cv: float,
-    cadences: list[tuple[float, float]] | None = None,
-    cadence_amount_ratio: float = 1.25,
+    cadences: list[tuple[float, float]],
+    cadence_amount_ratio: float,
 ) -> pl.LazyFrame:
     """Add ONE_OFF: the transfer is one of at most ``max_pair_txns`` between the
     two accounts, and not part of a clockwork stream.
@@ -183,6 +183,9 @@ def mark_one_off(
     account like clockwork have no such innocent reading (it is how scheduled
     collection from victims or mules looks, and on exports with day-resolution
     timestamps any one-a-day fan would look scheduled), so receivers are not tested.
+    Pairs with two transfers a calendar cadence apart (``cadences``, bands of
+    days, amounts within ``cadence_amount_ratio``) are standing too: see
+    :func:`_recurring_pairs`.
     """
     few = pl.col(PAIR_N) <= max_pair_txns
     # Materialise once: the pair counts are a window over every transfer, and
