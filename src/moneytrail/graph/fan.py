@@ -389,7 +389,8 @@ def account_side_counts(edges: pl.LazyFrame) -> dict[str, int]:
 def _kin(fan_tx: pl.DataFrame, window: timedelta, amount_ratio: float) -> pl.DataFrame:
     """KIN per (hub, spoke): the other spokes of the hub whose transfers lie in
     the same or a neighbouring cell of ``window`` in time and of ``amount_ratio``
-    in amount (so within one to two cells either way).
+    in amount (so within one to two cells either way); and IN_DENSEST: the
+    spoke belongs to the hub's densest group of such spokes.
 
     Group-bys over a grid instead of a pairwise self-join: linear in the fan's
     transfers however large the hub.
