@@ -480,9 +480,7 @@ def _merchants(coded: pl.DataFrame, n_nodes: int, present: dict) -> list[int]:
     """
     if not present[S.MCC] or coded.height == 0:
         return []
-    merchant_row = pl.col(S.MCC).is_not_null()
-    if present[S.CHANNEL]:
-        merchant_row = merchant_row & (pl.col(S.CHANNEL) == "card").fill_null(False)
+    merchant_row = _merchant_row(present)
     receiver = coded.get_column("_to").to_numpy()
     other_row = ~coded.select(merchant_row).to_series().to_numpy()
     receives = np.bincount(receiver, minlength=n_nodes) > 0
@@ -491,13 +489,20 @@ def _merchants(coded: pl.DataFrame, n_nodes: int, present: dict) -> list[int]:
     return np.flatnonzero(receives & ~sends & ~takes_other_rows).tolist()
 
 
+def _merchant_row(present: dict) -> pl.Expr:
+    """A row a merchant receives: a card payment with an MCC (any row with an MCC
+    when the input has no channel)."""
+    row = pl.col(S.MCC).is_not_null()
+    if present[S.CHANNEL]:
+        row = row & (pl.col(S.CHANNEL) == "card").fill_null(False)
+    return row
+
+
 def _merchants_streaming(valid: pl.LazyFrame, nodes: pl.DataFrame, present: dict) -> list[int]:
     """:func:`_merchants` by group-bys over the input (memory per account, not per row)."""
     if not present[S.MCC]:
         return []
-    merchant_row = pl.col(S.MCC).is_not_null()
-    if present[S.CHANNEL]:
-        merchant_row = merchant_row & (pl.col(S.CHANNEL) == "card").fill_null(False)
+    merchant_row = _merchant_row(present)
     senders = valid.select(pl.col(S.FROM_ACCOUNT).alias(S.ACCOUNT_ID)).unique()
     merchants = (
         valid.group_by(pl.col(S.TO_ACCOUNT).alias(S.ACCOUNT_ID))
