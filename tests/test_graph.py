@@ -468,6 +468,47 @@ def test_shared_identifier_cluster_roles_follow_the_money():
     assert sorted(sh[S.EV_TXN_IDS][0].to_list()) == ["t0", "t1", "t2"]
 
 
+def test_shared_identifier_controller_is_found_beside_a_business_paying_its_owner():
+    # five holders at one address (a cluster by their number); a business
+    # shares its owner's phone and pays him more than the victims sweep to CTL
+    accounts = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["V1", "V2", "CTL", "OWNER", "SHOP", "MATE"],
+            S.HOLDER_ID: ["h1", "h2", "h3", "h4", "b1", "h5"],
+            S.HOLDER_TYPE: ["person", "person", "person", "person", "business", "person"],
+            S.ADDRESS: ["1 Elm St"] * 4 + [None, "1 Elm St"],
+            S.PHONE: [None, None, None, "+1 555 0100", "+1 555 0100", None],
+        }
+    )
+    rows = [("V1", "CTL", 400, 1), ("V2", "CTL", 450, 2), ("V1", "CTL", 380, 30)]
+    rows += [("SHOP", "OWNER", 9000, 5)]
+    ev = detect_patterns(frame(rows), accounts=accounts).evidence
+    sh = ev.filter(pl.col(S.EV_CODE) == "shared_identifiers")
+    roles = dict(zip(sh[S.EV_ACCOUNT], sh[S.EV_ROLE], strict=True))
+    assert roles == {"V1": "victim", "V2": "victim", "CTL": "controller"}
+    # the housemate and the owner with his business take no part in the money
+    # to a controller: no evidence about them, and the controller's outranks
+    # what the sharing alone would give
+    assert not {"MATE", "OWNER", "SHOP"} & set(roles)
+
+
+def test_a_business_sharing_its_owners_phone_is_not_a_cluster():
+    accounts = pl.DataFrame(
+        {
+            S.ACCOUNT_ID: ["OWNER", "SHOP"],
+            S.HOLDER_ID: ["h1", "b1"],
+            S.HOLDER_TYPE: ["person", "business"],
+            S.PHONE: ["+1 555 0100", "+1 555 0100"],
+        }
+    )
+    res = detect_patterns(frame(background() + [("SHOP", "OWNER", 9000, 5)]), accounts=accounts)
+    assert "shared_identifiers" not in set(res.evidence[S.EV_CODE])
+    # two people on one phone still are
+    people = accounts.with_columns(pl.lit("person").alias(S.HOLDER_TYPE))
+    res = detect_patterns(frame(background()), accounts=people)
+    assert members(res.evidence, "shared_identifiers") == {"OWNER", "SHOP"}
+
+
 def test_shared_identifiers_of_one_holder_are_not_a_cluster():
     accounts = pl.DataFrame(
         {S.ACCOUNT_ID: ["A1", "A2"], S.HOLDER_ID: ["h1", "h1"], S.EMAIL: ["a@x.io", "A@X.io"]}

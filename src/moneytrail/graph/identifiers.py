@@ -14,7 +14,7 @@ import networkx as nx
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.graph._common import MEMBERS, ROLES
+from moneytrail.graph._common import MEMBER_SCORES, MEMBERS, ROLES
 
 _KIND = "kind"
 _VALUE = "value"
@@ -22,6 +22,10 @@ _HOLDER = "_holder"
 _CLUSTER = "_cluster"
 # Identifiers that belong to one person; address, IP and device are shared by households.
 _PERSONAL = (S.PHONE, S.EMAIL)
+# ... though a family tablet rarely serves three holders: as many accounts reached
+# from one device is the nominee flag of FINTRAC 2021 / ML-NOMINEE-01.
+_DEVICE_MIN_HOLDERS = 3
+_PERSON = "_person"
 
 
 def _normalised(column: str) -> pl.Expr:
@@ -54,14 +58,27 @@ def detect_shared_identifiers(
         if S.HOLDER_ID in accounts.columns
         else pl.col(S.ACCOUNT_ID)
     )
+    # A business's phone or e-mail is often its owner's: that is not two people
+    # sharing one.
+    person = (
+        pl.col(S.HOLDER_TYPE).cast(pl.String).str.to_lowercase().fill_null("") != "business"
+        if S.HOLDER_TYPE in accounts.columns
+        else pl.lit(True)
+    )
     long = (
         accounts.lazy()
         .select(
             pl.col(S.ACCOUNT_ID).cast(pl.String),
             holder.alias(_HOLDER),
+            person.alias(_PERSON),
             *[_normalised(c).alias(c) for c in present],
         )
-        .unpivot(index=[S.ACCOUNT_ID, _HOLDER], on=present, variable_name=_KIND, value_name=_VALUE)
+        .unpivot(
+            index=[S.ACCOUNT_ID, _HOLDER, _PERSON],
+            on=present,
+            variable_name=_KIND,
+            value_name=_VALUE,
+        )
         .drop_nulls(_VALUE)
     )
     # A value shared by very many accounts is a bank branch, a shelter, a
@@ -71,8 +88,17 @@ def detect_shared_identifiers(
         .agg(
             pl.col(S.ACCOUNT_ID).unique().sort().alias(MEMBERS),
             pl.col(_HOLDER).n_unique().alias("_holders"),
+            pl.col(_HOLDER).filter(pl.col(_PERSON)).n_unique().alias("_persons"),
         )
         .filter((pl.col("_holders") >= 2) & (pl.col(MEMBERS).list.len() <= max_accounts))
+        .with_columns(
+            # people sharing a phone or an e-mail, or many sharing one device:
+            # a link that needs no money to be worth telling
+            (
+                (pl.col(_KIND).is_in(list(_PERSONAL)) & (pl.col("_persons") >= 2))
+                | ((pl.col(_KIND) == S.DEVICE_ID) & (pl.col("_holders") >= _DEVICE_MIN_HOLDERS))
+            ).alias("_strong")
+        )
         .sort(_KIND, _VALUE)
         .collect()
     )
@@ -124,40 +150,62 @@ def detect_shared_identifiers(
             (pl.col("_recv") - pl.col("_sent")).alias("_net"),
         )
         .with_columns(
-            # The controller is the main net receiver, paid by at least two members.
-            pl.when(
-                (pl.col("_net") == pl.col("_net").max().over(_CLUSTER))
-                & (pl.col("_net") > 0)
-                & (pl.col("_payers") >= 2)
-            )
+            # A controller is a net receiver paid by at least two other members;
+            # not only the cluster's largest one: a business paying its owner
+            # (they share a phone) can move more than the victims' sweeps.
+            pl.when((pl.col("_net") > 0) & (pl.col("_payers") >= 2))
             .then(pl.lit("controller"))
             .alias(S.EV_ROLE)
         )
+    )
+    controllers = roles.filter(pl.col(S.EV_ROLE) == "controller").select(S.ACCOUNT_ID)
+    # The victims: members who pay a controller more than they get back from one.
+    to_controller = inside.join(controllers, left_on=S.TO_ACCOUNT, right_on=S.ACCOUNT_ID).select(
+        pl.col(S.FROM_ACCOUNT).alias(S.ACCOUNT_ID), S.AMOUNT
+    )
+    from_controller = inside.join(
+        controllers, left_on=S.FROM_ACCOUNT, right_on=S.ACCOUNT_ID
+    ).select(pl.col(S.TO_ACCOUNT).alias(S.ACCOUNT_ID), (-pl.col(S.AMOUNT)).alias(S.AMOUNT))
+    swept = (
+        pl.concat([to_controller, from_controller])
+        .group_by(S.ACCOUNT_ID)
+        .agg(pl.col(S.AMOUNT).sum().alias("_swept"))
     )
     has_controller = roles.group_by(_CLUSTER).agg(
         (pl.col(S.EV_ROLE) == "controller").any().fill_null(False).alias("_ctl")
     )
     roles = (
         roles.join(has_controller, on=_CLUSTER)
+        .join(swept, on=S.ACCOUNT_ID, how="left")
         .with_columns(
             pl.when(pl.col(S.EV_ROLE).is_not_null())
             .then(pl.col(S.EV_ROLE))
-            .when(pl.col("_ctl") & (pl.col("_sent") > 0) & (pl.col("_net") < 0))
+            .when(pl.col("_swept") > 0)
             .then(pl.lit("victim"))
             .alias(S.EV_ROLE)
         )
         .join(holders.collect(), on=S.ACCOUNT_ID, how="left")
         .sort(_CLUSTER, S.ACCOUNT_ID)
     )
+    strongly_linked = groups.filter("_strong").get_column(MEMBERS).explode().unique().implode()
+    # A member that neither takes part in the money to a controller nor shares
+    # a strong link is a housemate of one who does: not evidence about it.
+    told = pl.col(S.EV_ROLE).is_not_null() | pl.col(S.ACCOUNT_ID).is_in(strongly_linked)
     per_cluster = roles.group_by(_CLUSTER).agg(
-        pl.col(S.ACCOUNT_ID).alias(MEMBERS),
-        pl.col(S.EV_ROLE).alias(ROLES),
+        pl.col(S.ACCOUNT_ID).filter(told).alias(MEMBERS),
+        pl.col(S.EV_ROLE).filter(told).alias(ROLES),
         pl.col(_HOLDER).n_unique().alias("_n_holders"),
+        pl.len().alias("_n_accounts"),
         pl.col("_ctl").first(),
+        pl.col(S.ACCOUNT_ID)
+        .filter(pl.col(S.EV_ROLE) == "controller")
+        .head(3)
+        .str.join(", ")
+        .alias("_controllers"),
     )
     shared = groups.group_by(_CLUSTER).agg(
         pl.col(_KIND).n_unique().alias("_n_kinds"),
-        pl.col(_KIND).is_in(list(_PERSONAL)).any().alias("_personal"),
+        (pl.col(_KIND).is_in(list(_PERSONAL)) & (pl.col("_persons") >= 2)).any().alias("_personal"),
         pl.format("{} {}", _KIND, _VALUE).head(3).str.join("; ").alias("_what"),
     )
     flows = inside.group_by(_CLUSTER).agg(
@@ -172,34 +220,50 @@ def detect_shared_identifiers(
     inst = (
         per_cluster.join(shared, on=_CLUSTER)
         .filter(pl.col("_personal") | (pl.col("_n_holders") >= min_holders))
+        .filter(pl.col(MEMBERS).list.len() > 0)
         .join(flows, on=_CLUSTER, how="left")
         .with_columns(pl.col("_flow").fill_null(0.0))
         .sort(_CLUSTER)
     )
-    n_acc = pl.col(MEMBERS).list.len()
-    score = (
+    shared_score = (
         0.25
         + 0.2 * (1 - 0.5 ** (pl.col("_n_holders") - 1))
         + 0.1 * ((pl.col("_n_kinds") - 1) / 2).clip(0, 1)
         + 0.1 * pl.col("_personal").cast(pl.Float64)
+    )
+    score = (
+        shared_score
         + 0.15 * (pl.col("_flow") > 0).cast(pl.Float64)
         + 0.2 * pl.col("_ctl").cast(pl.Float64)
     )
+    # The money says who takes part: a controller and those who pay it carry
+    # the cluster's whole weight; a member told only by a strong link (a shared
+    # phone, a device of many holders) carries only the sharing's.
+    involved = (
+        pl.col(ROLES)
+        .list.eval(pl.element().is_in(["controller", "victim"]).fill_null(False))
+        .cast(pl.List(pl.Float64))
+    )
+    member_scores = shared_score + involved * (score - shared_score)
     out = inst.select(
         MEMBERS,
         ROLES,
         score.alias(S.EV_SCORE),
+        member_scores.alias(MEMBER_SCORES),
         S.EV_WINDOW_START,
         S.EV_WINDOW_END,
         pl.col(S.EV_TXN_IDS).fill_null([]),
         pl.format(
-            "{} accounts of {} different holders share {} ({}){}",
-            n_acc,
+            "{} accounts of {} different holders share {} ({}){}{}",
+            pl.col("_n_accounts"),
             pl.col("_n_holders"),
             pl.format("{} kind(s) of identifier", pl.col("_n_kinds")),
             pl.col("_what"),
             pl.when(pl.col("_flow") > 0)
             .then(pl.format("; {} moved between them", pl.col("_flow").round(2)))
+            .otherwise(pl.lit("")),
+            pl.when(pl.col("_ctl"))
+            .then(pl.format("; others of them pay {}", pl.col("_controllers")))
             .otherwise(pl.lit("")),
         ).alias(S.EV_REASON),
     )
