@@ -263,7 +263,7 @@ def detect_shared_identifiers(
             .then(pl.format("; {} moved between them", pl.col("_flow").round(2)))
             .otherwise(pl.lit("")),
             pl.when(pl.col("_ctl"))
-            .then(pl.format("; others of them pay {}", pl.col("_controllers")))
+            .then(pl.format("; {} paid by others of them", pl.col("_controllers")))
             .otherwise(pl.lit("")),
         ).alias(S.EV_REASON),
     )
