@@ -48,6 +48,7 @@ from moneytrail.graph.layered import (
     stack_evidence,
 )
 from moneytrail.graph.subgraph import neighbourhood
+from moneytrail.parts import parts_needed
 
 PATTERN_CODES: tuple[str, ...] = (
     "fan_in",
@@ -66,6 +67,11 @@ PATTERN_CODES: tuple[str, ...] = (
 # Transfers between accounts (about 70 bytes each) held in memory through the
 # detectors; more are written to a temporary Parquet file (see detect_patterns).
 EDGES_IN_MEMORY = 4_000_000
+# ... and then the detectors whose work is per account (fans, gather-scatter)
+# run a part of the accounts at a time, each part with about this many
+# transfers (a group-by over every pair of accounts at once costs some 250
+# bytes a transfer; see moneytrail.parts).
+EDGES_PER_PART = 2_000_000
 
 DEFAULTS: dict[str, Any] = {
     # Which detectors run (any subset of PATTERN_CODES).
@@ -259,13 +265,16 @@ def detect_patterns(
     edges = edges.collect()
     with tempfile.TemporaryDirectory(prefix="moneytrail-edges-") as tmp:
         spilled = edges.height > EDGES_IN_MEMORY
+        parts = parts_needed(edges.height, EDGES_PER_PART) if spilled else 1
         if spilled:
             path = Path(tmp) / "edges.parquet"
             edges.write_parquet(path, compression="lz4")
             edges = pl.scan_parquet(path)
         else:
             edges = edges.lazy()
-        _run_detectors(full, edges, spilled, accounts, cfg, enabled, frames, notices)
+        _run_detectors(
+            full, edges, spilled, parts, Path(tmp), accounts, cfg, enabled, frames, notices
+        )
     evidence = concat_evidence(frames)
     evidence = evidence.filter(pl.col(S.EV_ACCOUNT) != S.CASH_NODE)
     return PatternResult(evidence=evidence, notices=notices)
@@ -275,20 +284,25 @@ def _run_detectors(
     full: pl.LazyFrame,
     edges: pl.LazyFrame,
     spilled: bool,
+    parts: int,
+    workdir: Path,
     accounts: pl.DataFrame | None,
     cfg: dict[str, Any],
     enabled: set[str],
     frames: list[pl.DataFrame],
     notices: list[str],
 ) -> None:
-    """Each enabled detector in turn; their instances as Evidence into ``frames``."""
+    """Each enabled detector in turn; their instances as Evidence into ``frames``.
+
+    ``parts`` > 1: the per-account detectors run a part of the accounts at a
+    time, with their temporary files in ``workdir``."""
 
     def add(code: str, instances: pl.DataFrame) -> None:
         frames.append(to_evidence(instances, code, f"{code}-"))
 
     fans = enabled & {"fan_in", "fan_out", "coordinated_fan"}
     side_counts = account_side_counts(edges) if fans else None
-    pair_firsts = one_off_pair_firsts(edges) if fans else None
+    pair_firsts = one_off_pair_firsts(edges, parts, workdir) if fans else None
     coordinated: list[pl.DataFrame] = []
     for code, direction in (("fan_in", "in"), ("fan_out", "out")):
         if fans & {code, "coordinated_fan"}:
@@ -309,6 +323,7 @@ def _run_detectors(
                 coordinated_min_share=float(cfg["coordinated_min_share"]),
                 side_counts=side_counts,
                 pair_firsts=pair_firsts,
+                parts=parts,
             )
             if code in enabled:
                 add(code, without_coordination(inst).drop("hub", strict=False))

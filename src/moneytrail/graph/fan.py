@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from pathlib import Path
 
 import polars as pl
 
@@ -34,6 +35,7 @@ from moneytrail.graph._common import (
     gap_cv,
     in_window,
 )
+from moneytrail.parts import part_of
 
 DEG_ALL = "deg_all"
 COORD_MEMBERS = "_coord_members"  # spokes in a coordinated cluster (hub first)
@@ -64,7 +66,8 @@ def detect_fan(
     loose_spoke_share: float = 0.15,
     coordinated_min_share: float | None = None,
     side_counts: dict[str, int] | None = None,
-    pair_firsts: pl.DataFrame | None = None,
+    pair_firsts: pl.DataFrame | pl.LazyFrame | None = None,
+    parts: int = 1,
 ) -> pl.DataFrame:
     """Instances of fan-in (``direction="in"``) or fan-out (``"out"``), one per hub.
 
@@ -79,6 +82,12 @@ def detect_fan(
     counterparties, and carries at least ``min_total``, also gets COORD_MEMBERS,
     COORD_SCORE and COORD_REASON (null otherwise): read them with
     :func:`coordinated_instances`.
+
+    With ``parts`` > 1 (big inputs), the work per hub runs a part of the hubs
+    at a time (split by account, :func:`moneytrail.parts.part_of`), each part
+    reading only its hubs' transfers; the population statistics (the typical
+    hub, how common loose spokes are) are taken over all of them, so the
+    result is the same.
     """
     hub_col, spoke_col = (
         (S.TO_ACCOUNT, S.FROM_ACCOUNT) if direction == "in" else (S.FROM_ACCOUNT, S.TO_ACCOUNT)
@@ -92,91 +101,63 @@ def detect_fan(
     )
     if pair_firsts is None:
         pair_firsts = one_off_pair_firsts(edges)
-    firsts = pair_firsts.select(
+    firsts = pair_firsts.lazy().select(
         pl.col(hub_col).alias(HUB), pl.col(spoke_col).alias(SPOKE), FIRST_TS
     )
-    # New counterparties per hub per calendar bucket of the window's length.
+
+    def in_part(part: int) -> pl.Expr:
+        return pl.lit(True) if parts == 1 else part_of(pl.col(HUB), parts) == part
+
+    # New counterparties per hub per calendar bucket of the window's length: the
+    # hub's busiest bucket (per hub, so computed part by part on big inputs).
     bucket = pl.col(FIRST_TS).dt.epoch("s") // max(1, int(window.total_seconds()))
-    per_bucket = firsts.group_by(HUB, bucket.alias("_b")).agg(pl.len().alias(N))
+    busiest = pl.concat(
+        [
+            firsts.filter(in_part(part))
+            .group_by(HUB, bucket.alias("_b"))
+            .agg(pl.len().alias(N))
+            .group_by(HUB)
+            .agg(pl.col(N).max())
+            .collect()
+            for part in range(parts)
+        ]
+    )
     # A fan is several times what a typical hub does: where one-off transfers
     # are everyday business (every account pays new people all the time), the
     # fixed minimum alone would call every account a hub.
-    busiest = per_bucket.group_by(HUB).agg(pl.col(N).max()).get_column(N)
     # every account that ever takes that side counts, the ones with no
     # one-off counterparty at all as zero
     if side_counts is None:
         side_counts = account_side_counts(edges)
     active, spoke_side = side_counts[hub_col], side_counts[spoke_col]
-    zeros = pl.zeros(max(0, active - busiest.len()), dtype=busiest.dtype, eager=True)
+    counts = busiest.get_column(N)
+    zeros = pl.zeros(max(0, active - counts.len()), dtype=counts.dtype, eager=True)
     # a typical hub needs a population to be typical of
-    typical = (pl.concat([busiest, zeros]).median() or 0) if active >= _MIN_POPULATION else 0
+    typical = (pl.concat([counts, zeros]).median() or 0) if active >= _MIN_POPULATION else 0
     min_counterparties = max(min_counterparties, math.ceil(population_multiple * typical))
     # Cheap prefilter: any window lies within two consecutive calendar buckets
     # of its length, so a hub with a fan has half of it in one bucket.
-    dense = per_bucket.filter(pl.col(N) >= -(-min_counterparties // 2)).select(HUB).unique()
-    firsts = firsts.join(dense, on=HUB, how="semi").lazy()
-    rolled = (
-        firsts.sort(HUB, FIRST_TS)
-        .rolling(index_column=FIRST_TS, period=window, group_by=HUB)
-        .agg(pl.len().alias(N))
-    )
-    best = (
-        rolled.filter(pl.col(N) >= min_counterparties)
-        .sort([HUB, N, FIRST_TS], descending=[False, True, False])
-        .unique(HUB, keep="first")
-        .select(HUB, pl.col(FIRST_TS).alias("_end"))
-    )
-    members = firsts.join(best, on=HUB).filter(
-        in_window(FIRST_TS, "_end", window)
-    )
-    fan_tx = (
-        sparse.join(members.select(HUB, SPOKE, "_end"), on=[HUB, SPOKE])
-        .filter(
-            in_window(S.TIMESTAMP, "_end", window)
+    dense = busiest.filter(pl.col(N) >= -(-min_counterparties // 2)).select(HUB)
+    del busiest, counts
+    # Everything from here to the population's share of loose spokes is per hub:
+    # big inputs run it part by part (hubs split by account), each part reading
+    # only its hubs' transfers.
+    found = [
+        _fan_part(
+            sparse.filter(in_part(part)),
+            firsts.filter(in_part(part)).join(dense.lazy(), on=HUB, how="semi").collect(),
+            direction,
+            window=window,
+            min_counterparties=min_counterparties,
+            scheduled_min_transfers=scheduled_min_transfers,
+            scheduled_max_gap_cv=scheduled_max_gap_cv,
+            min_total=min_total,
+            cluster_window=cluster_window,
+            cluster_amount_ratio=cluster_amount_ratio,
         )
-        .collect()
-    )
-    # Each spoke's kin: how many other spokes paid a similar amount around the
-    # same time. Coordinated senders (mules told what to pay, victims paying a
-    # fixed price) form such a cluster; a landlord's or tradesman's customers do not.
-    per_spoke = (
-        _kin(fan_tx, cluster_window, cluster_amount_ratio)
-        .join(
-            fan_tx.group_by(HUB, SPOKE).agg(
-                pl.col(S.TIMESTAMP).min().alias(FIRST_TS), pl.col(S.AMOUNT).sum().alias(TOTAL)
-            ),
-            on=[HUB, SPOKE],
-        )
-        .sort(HUB, FIRST_TS, SPOKE)
-        .group_by(HUB, maintain_order=True)
-        .agg(
-            pl.col(SPOKE).alias(MEMBERS),
-            pl.col(KIN).alias(KINS),
-            pl.col(TOTAL).alias(_SPOKE_TOTALS),
-            pl.col(IN_DENSEST).alias(_DENSEST_FLAGS),
-        )
-    )
-    txns = (
-        fan_tx.lazy()
-        .group_by(HUB)
-        .agg(
-            pl.col(S.TXN_ID).alias(S.EV_TXN_IDS),
-            pl.col(S.TIMESTAMP).min().alias(S.EV_WINDOW_START),
-            pl.col(S.TIMESTAMP).max().alias(S.EV_WINDOW_END),
-            pl.col(S.AMOUNT).sum().alias(TOTAL),
-            gap_cv(pl.col(S.TIMESTAMP)).alias("_gap_cv"),
-        )
-        .filter(
-            # (as in mark_one_off, only a sender sets the timing)
-            pl.lit(direction == "in")
-            | (pl.col(S.EV_TXN_IDS).list.len() < scheduled_min_transfers)
-            | (pl.col("_gap_cv") > scheduled_max_gap_cv)
-            | pl.col("_gap_cv").is_null()
-        )
-        .join(per_spoke.lazy(), on=HUB)
-        .with_columns(pl.col(MEMBERS).list.len().alias(N))
-    )
-    out = txns.filter(pl.col(TOTAL) >= min_total).collect()
+        for part in range(parts)
+    ]
+    out = pl.concat(found) if parts > 1 else found[0]
     if out.height == 0:
         return out
     hubs = out.get_column(HUB).implode()
@@ -333,6 +314,88 @@ def detect_fan(
     return out
 
 
+def _fan_part(
+    sparse: pl.LazyFrame,
+    firsts: pl.DataFrame,
+    direction: str,
+    *,
+    window: timedelta,
+    min_counterparties: int,
+    scheduled_min_transfers: int,
+    scheduled_max_gap_cv: float,
+    min_total: float,
+    cluster_window: timedelta,
+    cluster_amount_ratio: float,
+) -> pl.DataFrame:
+    """The fans of the hubs in ``firsts`` (the first one-off transfer of each of
+    their pairs, candidate hubs only): one row per hub with its transactions,
+    window, spokes (MEMBERS, first come first) and their KINS, totals and
+    densest-group flags. ``sparse`` holds (at least) those hubs' one-off transfers."""
+    firsts = firsts.lazy()
+    rolled = (
+        firsts.sort(HUB, FIRST_TS)
+        .rolling(index_column=FIRST_TS, period=window, group_by=HUB)
+        .agg(pl.len().alias(N))
+    )
+    best = (
+        rolled.filter(pl.col(N) >= min_counterparties)
+        .sort([HUB, N, FIRST_TS], descending=[False, True, False])
+        .unique(HUB, keep="first")
+        .select(HUB, pl.col(FIRST_TS).alias("_end"))
+    )
+    members = firsts.join(best, on=HUB).filter(
+        in_window(FIRST_TS, "_end", window)
+    )
+    fan_tx = (
+        sparse.join(members.select(HUB, SPOKE, "_end"), on=[HUB, SPOKE])
+        .filter(
+            in_window(S.TIMESTAMP, "_end", window)
+        )
+        .collect()
+    )
+    # Each spoke's kin: how many other spokes paid a similar amount around the
+    # same time. Coordinated senders (mules told what to pay, victims paying a
+    # fixed price) form such a cluster; a landlord's or tradesman's customers do not.
+    per_spoke = (
+        _kin(fan_tx, cluster_window, cluster_amount_ratio)
+        .join(
+            fan_tx.group_by(HUB, SPOKE).agg(
+                pl.col(S.TIMESTAMP).min().alias(FIRST_TS), pl.col(S.AMOUNT).sum().alias(TOTAL)
+            ),
+            on=[HUB, SPOKE],
+        )
+        .sort(HUB, FIRST_TS, SPOKE)
+        .group_by(HUB, maintain_order=True)
+        .agg(
+            pl.col(SPOKE).alias(MEMBERS),
+            pl.col(KIN).alias(KINS),
+            pl.col(TOTAL).alias(_SPOKE_TOTALS),
+            pl.col(IN_DENSEST).alias(_DENSEST_FLAGS),
+        )
+    )
+    txns = (
+        fan_tx.lazy()
+        .group_by(HUB)
+        .agg(
+            pl.col(S.TXN_ID).alias(S.EV_TXN_IDS),
+            pl.col(S.TIMESTAMP).min().alias(S.EV_WINDOW_START),
+            pl.col(S.TIMESTAMP).max().alias(S.EV_WINDOW_END),
+            pl.col(S.AMOUNT).sum().alias(TOTAL),
+            gap_cv(pl.col(S.TIMESTAMP)).alias("_gap_cv"),
+        )
+        .filter(
+            # (as in mark_one_off, only a sender sets the timing)
+            pl.lit(direction == "in")
+            | (pl.col(S.EV_TXN_IDS).list.len() < scheduled_min_transfers)
+            | (pl.col("_gap_cv") > scheduled_max_gap_cv)
+            | pl.col("_gap_cv").is_null()
+        )
+        .join(per_spoke.lazy(), on=HUB)
+        .with_columns(pl.col(MEMBERS).list.len().alias(N))
+    )
+    return txns.filter(pl.col(TOTAL) >= min_total).collect()
+
+
 def coordinated_instances(fans: pl.DataFrame, direction: str) -> pl.DataFrame:
     """Instances of the coordinated fans among ``detect_fan``'s result: the hub
     (collector of a fan-in, launderer of a fan-out) and its clustered spokes,
@@ -361,15 +424,32 @@ def without_coordination(fans: pl.DataFrame) -> pl.DataFrame:
     return fans.drop(COORD_MEMBERS, COORD_SCORE, COORD_REASON, strict=False)
 
 
-def one_off_pair_firsts(edges: pl.LazyFrame) -> pl.DataFrame:
+def one_off_pair_firsts(
+    edges: pl.LazyFrame, parts: int = 1, directory: Path | None = None
+) -> pl.DataFrame | pl.LazyFrame:
     """First one-off transfer of each (sender, receiver) pair: FIRST_TS. Both fan
-    directions read the same table, so it is computed once."""
-    return (
-        edges.filter(pl.col(ONE_OFF))
-        .group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT)
-        .agg(pl.col(S.TIMESTAMP).min().alias(FIRST_TS))
-        .collect()
-    )
+    directions read the same table, so it is computed once.
+
+    With ``parts`` > 1 (big inputs) the pairs are grouped a part of the receivers
+    at a time and written to Parquet files in ``directory``, and the result scans
+    them: a group-by over every pair of two text keys at once costs about three
+    times the table itself (2.6 GB for 10.8 M pairs)."""
+    one_off = edges.filter(pl.col(ONE_OFF))
+    firsts = pl.col(S.TIMESTAMP).min().alias(FIRST_TS)
+    if parts == 1 or directory is None:
+        return one_off.group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT).agg(firsts).collect()
+    paths = []
+    for part in range(parts):
+        path = directory / f"pair-firsts-{part}.parquet"
+        (
+            one_off.filter(part_of(pl.col(S.TO_ACCOUNT), parts) == part)
+            .group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT)
+            .agg(firsts)
+            .collect()
+            .write_parquet(path, compression="lz4")
+        )
+        paths.append(path)
+    return pl.scan_parquet(paths)
 
 
 def account_side_counts(edges: pl.LazyFrame) -> dict[str, int]:
