@@ -357,6 +357,7 @@ def _run_detectors(
                 sparse,
                 window=layer_window,
                 min_intermediaries=int(cfg["scatter_min_intermediaries"]),
+                parts=parts,
             ),
         )
     if "gather_scatter" in enabled:
@@ -374,6 +375,7 @@ def _run_detectors(
                     else float(cfg["gather_member_amount_ratio"])
                 ),
                 loose_member_weight=float(cfg["gather_loose_member_weight"]),
+                parts=parts,
             ),
         )
     if enabled & {"bipartite", "stack"}:

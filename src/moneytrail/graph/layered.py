@@ -15,6 +15,7 @@ candidate sender pairs of bipartite blocks into components.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 import networkx as nx
@@ -32,6 +33,7 @@ from moneytrail.graph._common import (
     N,
     in_window,
 )
+from moneytrail.parts import part_of
 
 _K = "mid"
 _T1 = "t1"
@@ -64,22 +66,58 @@ def sparse_edges(edges: pl.LazyFrame, max_degree: int) -> pl.LazyFrame:
     )
 
 
+def _concat_parts(found: Iterable[pl.DataFrame]) -> pl.DataFrame:
+    """The instances of all parts (a part without any gives a frame without columns)."""
+    found = [frame for frame in found if frame.height]
+    return pl.concat(found) if found else pl.DataFrame()
+
+
 def _span_days() -> pl.Expr:
     return (pl.col(S.EV_WINDOW_END) - pl.col(S.EV_WINDOW_START)).dt.total_seconds() / 86400
 
 
 def detect_scatter_gather(
-    sparse: pl.LazyFrame, *, window: timedelta, min_intermediaries: int
+    sparse: pl.LazyFrame, *, window: timedelta, min_intermediaries: int, parts: int = 1
 ) -> pl.DataFrame:
-    """source → ≥ m intermediaries → sink, each leg after the one before, within the window."""
-    legs1 = sparse.select(
+    """source → ≥ m intermediaries → sink, each leg after the one before, within the window.
+
+    With ``parts`` > 1 (big inputs) a part of the sources at a time (split by
+    account, :func:`moneytrail.parts.part_of`): an instance is one source's."""
+    if parts > 1:
+        return _concat_parts(
+            _scatter_gather(
+                sparse,
+                window=window,
+                min_intermediaries=min_intermediaries,
+                sources=part_of(pl.col(S.FROM_ACCOUNT), parts) == part,
+            )
+            for part in range(parts)
+        )
+    return _scatter_gather(sparse, window=window, min_intermediaries=min_intermediaries)
+
+
+def _scatter_gather(
+    sparse: pl.LazyFrame,
+    *,
+    window: timedelta,
+    min_intermediaries: int,
+    sources: pl.Expr | None = None,
+) -> pl.DataFrame:
+    """:func:`detect_scatter_gather` of the sources where ``sources`` holds (all when None)."""
+    legs1 = (sparse if sources is None else sparse.filter(sources)).select(
         pl.col(S.FROM_ACCOUNT).alias(HUB),
         pl.col(S.TO_ACCOUNT).alias(_K),
         pl.col(S.TIMESTAMP).alias(_T1),
         pl.col(S.TXN_ID).alias("_x1"),
         pl.col(S.AMOUNT).alias("_a1"),
     )
-    legs2 = sparse.select(
+    legs2 = sparse
+    if sources is not None:
+        # only the intermediaries these sources paid
+        legs2 = legs2.join(
+            legs1.select(pl.col(_K).alias(S.FROM_ACCOUNT)).unique(), on=S.FROM_ACCOUNT, how="semi"
+        )
+    legs2 = legs2.select(
         pl.col(S.FROM_ACCOUNT).alias(_K),
         pl.col(S.TO_ACCOUNT).alias(SPOKE),
         pl.col(S.TIMESTAMP).alias(_T2),
@@ -148,6 +186,8 @@ def detect_gather_scatter(
     min_total: float,
     member_amount_ratio: float | None = None,
     loose_member_weight: float = 1.0,
+    parts: int = 1,
+    hubs: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """A hub with ≥ m one-off payers and ≥ m one-off payees in one window, paying after.
 
@@ -156,7 +196,29 @@ def detect_gather_scatter(
     score, any other member ``loose_member_weight`` of it: the mules of a
     gather-scatter are told what to pay and are paid even shares, while one
     ordinary payment into or out of a busy account says little about its payer.
+
+    With ``parts`` > 1 (big inputs) a part of the hubs at a time (split by
+    account, :func:`moneytrail.parts.part_of`), each reading only the transfers
+    into and out of its hubs; ``hubs`` (internal) limits a run to the hubs
+    where it holds.
     """
+    if parts > 1:
+        return _concat_parts(
+            detect_gather_scatter(
+                sparse.filter(
+                    (part_of(pl.col(S.FROM_ACCOUNT), parts) == part)
+                    | (part_of(pl.col(S.TO_ACCOUNT), parts) == part)
+                ),
+                window=window,
+                min_each_side=min_each_side,
+                min_flow_ratio=min_flow_ratio,
+                min_total=min_total,
+                member_amount_ratio=member_amount_ratio,
+                loose_member_weight=loose_member_weight,
+                hubs=part_of(pl.col(HUB), parts) == part,
+            )
+            for part in range(parts)
+        )
     # first transfer of each pair: one group-by serves both sides of the hub
     first_ts = pl.col(S.TIMESTAMP).min()
     ins = outs = sparse.group_by(S.FROM_ACCOUNT, S.TO_ACCOUNT).agg(first_ts).collect().lazy()
@@ -176,6 +238,8 @@ def detect_gather_scatter(
             ),
         ]
     )
+    if hubs is not None:
+        events = events.filter(hubs)
     # Cheap prefilter: a window lies within two calendar buckets of its
     # length, so a hub with a gather-scatter has half of each side in one.
     half = -(-min_each_side // 2)
