@@ -275,9 +275,7 @@ def test_amlworld_transactions_with_patterns(tmp_path):
 def test_amlworld_patterns_file_numbers_attempts():
     from pathlib import Path
 
-    path = Path("/work/shared/data/amlworld_hi_small_sample/hi_small_patterns_sample.txt")
-    if not path.exists():
-        pytest.skip("shared AMLworld sample not present")
+    path = Path(__file__).parent / "fixtures" / "evaluate" / "amlworld_hi_small_patterns.txt"
     attempts = read_amlworld_patterns(path)
     per_case = attempts.group_by(S.LB_CASE).agg(pl.col(S.LB_TYPOLOGY).first())
     assert per_case.height == 8
