@@ -344,6 +344,7 @@ def _run_detectors(
                 min_length=int(cfg["cycle_min_length"]),
                 max_length=int(cfg["cycle_max_length"]),
                 max_amount_drift=float(cfg["cycle_max_amount_drift"]),
+                big=spilled,
             ),
         )
     layer_window = parse_window(cfg["layer_window"], "layer_window")
@@ -394,7 +395,8 @@ def _run_detectors(
         add(
             "pass_through_chain",
             detect_chains(
-                sparse.collect(),
+                # (spilled: pruned as it is scanned, not held whole)
+                sparse if spilled else sparse.collect(),
                 max_hop_delay=parse_window(cfg["chain_max_hop_delay"], "chain_max_hop_delay"),
                 min_hops=int(cfg["chain_min_hops"]),
                 max_hops=int(cfg["chain_max_hops"]),

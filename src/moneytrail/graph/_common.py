@@ -229,7 +229,7 @@ def mark_one_off(
 
 
 def temporal_prune(
-    edges: pl.DataFrame, max_gap: timedelta, *, loop: bool, rounds: int = 3
+    edges: pl.DataFrame | pl.LazyFrame, max_gap: timedelta, *, loop: bool, rounds: int = 3
 ) -> pl.DataFrame:
     """Keep transfers that money could have flowed on through.
 
@@ -239,20 +239,47 @@ def temporal_prune(
     send and u must receive within ``max_gap`` of t on either side (the
     closing hop's successor is the loop's first hop, earlier in time). As-of
     joins only, so the costly path search sees just what survives.
+
+    A LazyFrame (a big input, scanned from a file) is read twice instead of
+    held: once for the narrow columns the rounds need, once, streaming, for
+    the whole rows that survive; the result is the same as for its collected
+    frame.
     """
-    ts = S.TIMESTAMP
     # The rounds run on a narrow frame (time, keys and the row's position): the
     # edges' own columns are gathered once at the end, for the rows that survive.
     # Join on 64-bit hashes of the ids: several times cheaper than strings, and
     # a (vanishingly rare) collision only keeps an edge that the exact path
     # search afterwards rejects, never drops one.
-    keys = edges.select(
-        ts,
+    narrow = [
+        pl.col(S.TIMESTAMP),
         pl.col(S.FROM_ACCOUNT).hash(seed=3).alias(_FROM_KEY),
         pl.col(S.TO_ACCOUNT).hash(seed=3).alias(_TO_KEY),
-    ).with_row_index(_ROW)
-    if keys.height == 0:
-        return edges
+    ]
+    if isinstance(edges, pl.DataFrame):
+        keys = edges.select(narrow).with_row_index(_ROW)
+        if keys.height == 0:
+            return edges
+        return edges[_surviving_rows(keys, max_gap, loop=loop, rounds=rounds)]
+    numbered = edges.with_row_index(_ROW)
+    keys = numbered.select(_ROW, *narrow).collect()
+    rows = _surviving_rows(keys, max_gap, loop=loop, rounds=rounds)
+    del keys
+    order = pl.DataFrame({_ROW: rows}).with_row_index("_order")
+    return (
+        numbered.filter(pl.col(_ROW).is_in(rows.implode()))
+        .collect(engine="streaming")
+        .join(order, on=_ROW)
+        .sort("_order")
+        .drop(_ROW, "_order")
+    )
+
+
+def _surviving_rows(
+    keys: pl.DataFrame, max_gap: timedelta, *, loop: bool, rounds: int
+) -> pl.Series:
+    """_ROW of the rows of ``keys`` (time, _FROM_KEY, _TO_KEY, _ROW) that
+    :func:`temporal_prune` keeps, in the order it returns them."""
+    ts = S.TIMESTAMP
     for _ in range(rounds):
         if keys.height == 0:
             break
@@ -290,7 +317,7 @@ def temporal_prune(
         keys = keys.filter(keep)
         if keys.height == before:
             break
-    return edges[keys.get_column(_ROW)]
+    return keys.get_column(_ROW)
 
 
 def to_evidence(instances: pl.DataFrame, code: str, prefix: str) -> pl.DataFrame:

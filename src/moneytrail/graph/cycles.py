@@ -33,31 +33,44 @@ _BATCH_EDGES = 200_000
 _MAX_CANDIDATE_DEGREE = 200
 
 
-def candidate_edges(edges: pl.LazyFrame, window: timedelta) -> pl.DataFrame:
+def candidate_edges(edges: pl.LazyFrame, window: timedelta, *, big: bool = False) -> pl.DataFrame:
     """One-off transfers among accounts that could lie on a cycle.
 
     Each hop of a loop has a transfer out of its receiver and into its sender
     within the window (as-of joins, whole table); then an account on a cycle
     both sends and receives within what is left (a few cheap rounds).
+
+    ``big`` (an input scanned from a file): the one-off transfers are not held
+    whole, only the narrow columns of the time test and then the rows that pass
+    it (see :func:`temporal_prune`); the same result.
     """
-    cand = (
-        edges.filter(pl.col(ONE_OFF))
-        .select(S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP, S.AMOUNT, S.TXN_ID)
-        .collect()
+    one_off = edges.filter(pl.col(ONE_OFF)).select(
+        S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP, S.AMOUNT, S.TXN_ID
     )
     # Cheap first: an account on a loop both sends and receives one-off.
     # (Matched on 64-bit hashes of the ids, cheaper than strings; a collision
     # would only keep an edge the exact search rejects later.)
-    keys = cand.select(
-        pl.col(S.FROM_ACCOUNT).hash(seed=5).alias("_f"),
-        pl.col(S.TO_ACCOUNT).hash(seed=5).alias("_t"),
-    )
-    sends, receives = keys.get_column("_f").unique(), keys.get_column("_t").unique()
-    cand = cand.filter(
-        keys.get_column("_f").is_in(receives.implode())
-        & keys.get_column("_t").is_in(sends.implode())
-    )
-    cand = temporal_prune(cand, window, loop=True, rounds=2)
+    sender, receiver = pl.col(S.FROM_ACCOUNT).hash(seed=5), pl.col(S.TO_ACCOUNT).hash(seed=5)
+    if big:
+        ids = one_off.select(
+            sender.unique().implode().alias("_f"), receiver.unique().implode().alias("_t")
+        ).collect()
+        sends, receives = ids.get_column("_f"), ids.get_column("_t")
+        cand = temporal_prune(
+            one_off.filter(sender.is_in(receives) & receiver.is_in(sends)),
+            window,
+            loop=True,
+            rounds=2,
+        )
+    else:
+        cand = one_off.collect()
+        keys = cand.select(sender.alias("_f"), receiver.alias("_t"))
+        sends, receives = keys.get_column("_f").unique(), keys.get_column("_t").unique()
+        cand = cand.filter(
+            keys.get_column("_f").is_in(receives.implode())
+            & keys.get_column("_t").is_in(sends.implode())
+        )
+        cand = temporal_prune(cand, window, loop=True, rounds=2)
     for _ in range(4):
         senders = cand.get_column(S.FROM_ACCOUNT).unique()
         receivers = cand.get_column(S.TO_ACCOUNT).unique()
@@ -87,9 +100,11 @@ def detect_cycles(
     max_length: int,
     max_amount_drift: float,
     min_length: int = 2,
+    big: bool = False,
 ) -> pl.DataFrame:
-    """Round trips of ``min_length`` to ``max_length`` accounts within ``window``."""
-    cand = candidate_edges(edges, window)
+    """Round trips of ``min_length`` to ``max_length`` accounts within ``window``
+    (``big``: see :func:`candidate_edges`)."""
+    cand = candidate_edges(edges, window, big=big)
     if cand.height == 0:
         return pl.DataFrame()
     n_batches = max(1, -(-cand.height // _BATCH_EDGES))

@@ -118,7 +118,7 @@ def _chain_paths(
 
 
 def detect_chains(
-    cand: pl.DataFrame,
+    cand: pl.DataFrame | pl.LazyFrame,
     *,
     max_hop_delay: timedelta,
     min_hops: int,

@@ -61,9 +61,11 @@ def sparse_edges(edges: pl.LazyFrame, max_degree: int) -> pl.LazyFrame:
     if busy.height == 0:  # nothing to leave out: skip the two anti-joins
         return sparse
     busy = busy.lazy()
-    return sparse.join(busy, left_on=S.FROM_ACCOUNT, right_on=HUB, how="anti").join(
-        busy, left_on=S.TO_ACCOUNT, right_on=HUB, how="anti"
-    )
+    # in the order of the edges, whichever engine runs it: a big input's chains
+    # are pruned by row position over two scans of this (temporal_prune)
+    return sparse.join(
+        busy, left_on=S.FROM_ACCOUNT, right_on=HUB, how="anti", maintain_order="left"
+    ).join(busy, left_on=S.TO_ACCOUNT, right_on=HUB, how="anti", maintain_order="left")
 
 
 def _concat_parts(found: Iterable[pl.DataFrame]) -> pl.DataFrame:
@@ -435,8 +437,10 @@ def bipartite_blocks(
     receivers is a block if both sides have ``min_side`` accounts and at least
     ``min_density`` of the possible sender→receiver links exist.
     """
+    # a pair's first transfer in the edges' order (keep="any" let the engine
+    # choose, and a big input's blocks changed from run to run)
     e = sparse.select(S.FROM_ACCOUNT, S.TO_ACCOUNT, S.TIMESTAMP).unique(
-        [S.FROM_ACCOUNT, S.TO_ACCOUNT]
+        [S.FROM_ACCOUNT, S.TO_ACCOUNT], keep="first", maintain_order=True
     )
     # A block member pays (or is paid by) at least min_side others in it:
     # a few rounds of degree pruning leave only what could be a block.
