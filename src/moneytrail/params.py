@@ -4,6 +4,7 @@ A params file is YAML with one section per stage::
 
     rules:                 # per-rule parameter overrides, by rule code
       HT-STRUCT-01: {threshold: 3000}
+    ingest: {...}          # see moneytrail.ingest.currencies.DEFAULTS
     features: {...}        # see moneytrail.features.DEFAULTS
     patterns: {...}        # see moneytrail.graph.DEFAULTS
     outliers: {...}        # see moneytrail.outliers.DEFAULTS
@@ -24,7 +25,7 @@ import yaml
 
 from moneytrail.errors import ParamsError
 
-STAGES = ("features", "patterns", "outliers", "scoring", "cases")
+STAGES = ("ingest", "features", "patterns", "outliers", "scoring", "cases")
 
 
 @dataclass

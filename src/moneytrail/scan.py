@@ -32,6 +32,8 @@ from moneytrail.features import account_features
 from moneytrail.graph import DEFAULTS as PATTERN_DEFAULTS
 from moneytrail.graph import detect_patterns
 from moneytrail.ingest import IngestResult, ingest
+from moneytrail.ingest.currencies import DEFAULTS as CURRENCY_DEFAULTS
+from moneytrail.ingest.currencies import exchange_rates
 from moneytrail.outliers import DEFAULTS as OUTLIER_DEFAULTS
 from moneytrail.outliers import detect_outliers, outlier_tie_break
 from moneytrail.params import Params, settings
@@ -109,6 +111,7 @@ def run_scan(
     stage = _Stages(on_stage)
     notices: list[str] = []
 
+    exchange = exchange_rates(settings(params, "ingest", CURRENCY_DEFAULTS))
     feature_settings = settings(params, "features", FEATURE_DEFAULTS)
     pattern_settings = settings(params, "patterns", PATTERN_DEFAULTS)
     outlier_settings = settings(params, "outliers", OUTLIER_DEFAULTS)
@@ -126,6 +129,7 @@ def run_scan(
             accounts=accounts,
             progress=progress,
             out=outdir / S.TRANSACTIONS_FILE,
+            exchange=exchange,
         )
         notices.extend(ingested.notices)
     kyc = ingested.accounts

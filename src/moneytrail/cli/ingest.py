@@ -11,6 +11,9 @@ from rich.table import Table
 from moneytrail.cli.common import notice, out
 from moneytrail.errors import InputError
 from moneytrail.ingest import ingest, list_profiles, load_profile
+from moneytrail.ingest.currencies import DEFAULTS as CURRENCY_DEFAULTS
+from moneytrail.ingest.currencies import exchange_rates
+from moneytrail.params import load_params, settings
 
 
 def _sibling(path: Path, suffix: str) -> Path:
@@ -47,15 +50,34 @@ def _sibling(path: Path, suffix: str) -> Path:
     default=None,
     help="CSV of rejected rows (default: OUT.quarantine.csv when any row is rejected).",
 )
+@click.option(
+    "--params",
+    "params_file",
+    type=click.Path(dir_okay=False),
+    help="Params file (YAML); its ingest section converts amounts to one currency.",
+)
+@click.option(
+    "--param",
+    "overrides",
+    multiple=True,
+    metavar="ingest.name=value",
+    help="Override one ingest setting, e.g. ingest.base_currency=USD.",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 when any row was quarantined.")
-def ingest_command(inputs, profile, accounts, output, quarantine, strict) -> None:
+def ingest_command(
+    inputs, profile, accounts, output, quarantine, params_file, overrides, strict
+) -> None:
     """Read exports INPUT... into one validated canonical Parquet table.
 
     CSV (any delimiter, optionally .gz), Parquet, NDJSON and Excel files are read;
     several files are concatenated and every row keeps its source file and row.
     Rows that cannot be made canonical go to the quarantine file with the reason.
     """
-    result = ingest(list(inputs), profile=profile, accounts=accounts, progress=True)
+    params = load_params(params_file, tuple(overrides))
+    exchange = exchange_rates(settings(params, "ingest", CURRENCY_DEFAULTS))
+    result = ingest(
+        list(inputs), profile=profile, accounts=accounts, progress=True, exchange=exchange
+    )
     for message in result.notices:
         notice(message)
 

@@ -375,7 +375,11 @@ def _apply_map(col: ColumnSpec, r: pl.Expr) -> pl.Expr:
 
 
 def lookup(
-    expr: pl.Expr, keys: list, values: list[str], default: pl.Expr | None = None
+    expr: pl.Expr,
+    keys: list,
+    values: list,
+    default: pl.Expr | None = None,
+    dtype: type[pl.DataType] = pl.String,
 ) -> pl.Expr:
     """``expr.replace_strict(keys, values, default=default)`` as a when/then chain.
 
@@ -385,9 +389,9 @@ def lookup(
     """
     chain = None
     for key, value in zip(keys, values, strict=True):
-        hit, then = expr == key, pl.lit(value, pl.String)
+        hit, then = expr == key, pl.lit(value, dtype)
         chain = pl.when(hit).then(then) if chain is None else chain.when(hit).then(then)
-    fallback = pl.lit(None, pl.String) if default is None else default
+    fallback = pl.lit(None, dtype) if default is None else default
     return fallback if chain is None else chain.otherwise(fallback)
 
 

@@ -225,6 +225,9 @@ def _mark_duplicates(table: pl.LazyFrame, key: str, reason: str) -> pl.LazyFrame
     )
 
 
+_NO_RATE = "no exchange rate for this currency"
+
+
 def _fill_missing_ids(table: pl.LazyFrame, paths: list[str], labels: list[str]) -> pl.LazyFrame:
     """``<file stem>:<row>`` for rows whose export gave no txn_id."""
     missing = table.select(pl.col(S.TXN_ID).null_count()).collect(engine="streaming").item()
@@ -234,6 +237,43 @@ def _fill_missing_ids(table: pl.LazyFrame, paths: list[str], labels: list[str]) 
     label = lookup(pl.col(S.SOURCE_FILE), list(label_of), list(label_of.values()))
     derived = pl.concat_str([label, pl.lit(":"), pl.col(S.SOURCE_ROW).cast(pl.String)])
     return table.with_columns(pl.col(S.TXN_ID).fill_null(derived))
+
+
+def _to_base_currency(table: pl.LazyFrame, base: str, rates: dict[str, float]) -> pl.LazyFrame:
+    """Every amount in ``base`` at ``rates`` (units of base per unit); a row in a
+    currency without a rate is quarantined, a row without a currency is taken to be
+    in ``base`` already."""
+    currency = pl.col(S.CURRENCY).str.strip_chars().str.to_uppercase()
+    rate = lookup(currency, list(rates), list(rates.values()), dtype=pl.Float64)
+    rate = pl.when(pl.col(S.CURRENCY).is_null()).then(pl.lit(1.0)).otherwise(rate)
+    missing = rate.is_null() & pl.col(REASON).is_null()
+    return table.with_columns(
+        pl.when(missing).then(pl.lit(_NO_RATE)).otherwise(pl.col(REASON)).alias(REASON),
+        pl.when(missing).then(pl.lit(S.CURRENCY)).otherwise(pl.col(QCOLUMN)).alias(QCOLUMN),
+        pl.when(missing).then(pl.col(S.CURRENCY)).otherwise(pl.col(QVALUE)).alias(QVALUE),
+        (pl.col(S.AMOUNT) * rate).alias(S.AMOUNT),
+        pl.lit(base).alias(S.CURRENCY),
+    )
+
+
+def _currency_notice(accepted: pl.LazyFrame) -> str | None:
+    """A notice when the accepted rows hold more than one currency and nothing
+    converts them: every sum and threshold then mixes units."""
+    counts = (
+        accepted.select(pl.col(S.CURRENCY).drop_nulls().value_counts(sort=True))
+        .unnest(S.CURRENCY)
+        .collect(engine="streaming")
+    )
+    if counts.height < 2:
+        return None
+    total = counts.get_column("count").sum()
+    shown = ", ".join(f"{code} {count / total:.0%}" for code, count in counts.head(5).iter_rows())
+    more = f" and {counts.height - 5} more" if counts.height > 5 else ""
+    return (
+        f"amounts in {counts.height} currencies ({shown}{more}) are compared as given; "
+        "to convert them to one currency set ingest.base_currency and ingest.rates "
+        "in a params file"
+    )
 
 
 def _accepted(table: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
@@ -246,6 +286,7 @@ def ingest(
     accounts: str | Path | None = None,
     progress: bool = False,
     out: str | Path | None = None,
+    exchange: tuple[str, dict[str, float]] | None = None,
 ) -> IngestResult:
     """Read exports into the canonical transaction table; bad rows go to quarantine.
 
@@ -253,6 +294,10 @@ def ingest(
     profile from its header. Several files are concatenated; every row keeps its
     source file and row. Fatal problems (missing file or columns, empty file, no
     fitting profile) raise InputError naming the file.
+
+    ``exchange``: (base currency, rates) from
+    :func:`moneytrail.ingest.currencies.exchange_rates`: amounts are converted into
+    the base currency and rows in a currency without a rate are quarantined.
 
     ``out``: write the accepted canonical table to this Parquet file and return
     ``transactions`` as a LazyFrame scanning it. Rows are validated with polars'
@@ -318,6 +363,8 @@ def ingest(
         table = _fill_missing_ids(pl.scan_parquet(staged), path_list, labels)
         if any(prof.transactions.columns.get(S.TXN_ID) for prof in profiles):
             table = _mark_duplicates(table, S.TXN_ID, "duplicate txn_id")
+        if exchange is not None:
+            table = _to_base_currency(table, *exchange)
         quarantine = _quarantine_view(table, S.SOURCE_FILE, S.SOURCE_ROW).collect(
             engine="streaming"
         )
@@ -328,6 +375,8 @@ def ingest(
         else:
             _write(lambda p: accepted.sink_parquet(p, engine="streaming"), out)
             transactions = pl.scan_parquet(out)
+        if exchange is None:  # (read from the written table: one column, cheap)
+            notices.extend(filter(None, [_currency_notice(transactions.lazy())]))
 
     account_table = None
     if accounts is not None:
