@@ -386,6 +386,7 @@ def _run_detectors(
             window=layer_window,
             min_side=min_side,
             min_density=float(cfg["bipartite_min_density"]),
+            parts=parts,
         )
         if "bipartite" in enabled:
             add("bipartite", bipartite_evidence(blocks, min_side))
@@ -419,6 +420,7 @@ def _run_detectors(
                 standing_min_transfers=int(cfg["standing_min_transfers"]),
                 standing_min_span=parse_window(cfg["standing_min_span"], "standing_min_span"),
                 standing_max_gap_cv=float(cfg["standing_max_gap_cv"]),
+                big=spilled,
             ),
         )
     if "shared_identifiers" in enabled:

@@ -243,6 +243,7 @@ def detect_funnels(
     standing_min_transfers: int = 0,
     standing_min_span: timedelta = timedelta(days=60),
     standing_max_gap_cv: float = 0.35,
+    big: bool = False,
 ) -> pl.DataFrame:
     """Accounts fed by many deposits from many sources (cash in many cities,
     or one-off payers) that send most of it on within the window to at most a
@@ -254,6 +255,11 @@ def detect_funnels(
     intervals: gaps varying by at most ``standing_max_gap_cv`` of their mean)
     is the holder's own savings, rent or a bill, not money passed on; such
     transfers are left out of the outflow (0 turns this off).
+
+    ``big`` (inputs scanned from files): the deposits are not held, only
+    those of the accounts that pass the prefilter (found streaming, on 64-bit
+    hashes of the ids: a collision only lets one more account through to the
+    exact test); the same result.
     """
     names = transactions.collect_schema().names()
     city = pl.col(S.LOCATION_CITY) if S.LOCATION_CITY in names else pl.lit(None, pl.String)
@@ -281,31 +287,36 @@ def detect_funnels(
                 pl.col(S.FROM_ACCOUNT).alias("_source"),
             ),
         ]
-    ).collect()
+    )
+    if not big:
+        deposits = deposits.collect().lazy()
+
+    def key(account: pl.Expr) -> pl.Expr:
+        return account.hash(seed=13) if big else account
+
     # Cheap prefilter before the rolling window: any window of that length
     # lies within two consecutive calendar buckets of the same length, so one
     # of them holds at least half of its deposits.
     dense = (
-        deposits.lazy()
-        .group_by(HUB, _bucket(window).alias("_b"))
+        deposits.group_by(key(pl.col(HUB)).alias("_key"), _bucket(window).alias("_b"))
         .agg(pl.len().alias(N))
         .filter(pl.col(N) >= -(-min_deposits // 2))
-        .select(HUB)
+        .select("_key")
         .unique()
-        .collect()
-        .get_column(HUB)
+        .collect(engine="streaming" if big else "auto")
+        .get_column("_key")
         .implode()
     )
-    inflow = (
-        deposits.lazy()
-        .filter(pl.col(HUB).is_in(dense))
-        .with_columns(pl.lit(1, pl.Int8).alias("_dir"))
-    )
-    outflow = transactions.filter(pl.col(S.FROM_ACCOUNT).is_in(dense))
+
+    def in_dense(account: str) -> pl.Expr:
+        return key(pl.col(account)).is_in(dense)
+
+    inflow = deposits.filter(in_dense(HUB)).with_columns(pl.lit(1, pl.Int8).alias("_dir"))
+    outflow = transactions.filter(in_dense(S.FROM_ACCOUNT))
     if standing_min_transfers > 0:
         outflow = outflow.join(
             standing_payees(
-                edges.filter(pl.col(S.FROM_ACCOUNT).is_in(dense)),
+                edges.filter(in_dense(S.FROM_ACCOUNT)),
                 min_transfers=standing_min_transfers,
                 min_span=standing_min_span,
                 max_gap_cv=standing_max_gap_cv,

@@ -428,14 +428,15 @@ def _with_member_weights(
 
 
 def bipartite_blocks(
-    sparse: pl.LazyFrame, *, window: timedelta, min_side: int, min_density: float
+    sparse: pl.LazyFrame, *, window: timedelta, min_side: int, min_density: float, parts: int = 1
 ) -> pl.DataFrame:
     """Dense blocks of senders × receivers linked only by one-off transfers.
 
     Sender pairs that pay at least ``min_side`` common receivers within the
     window are joined into components; each component with its common
     receivers is a block if both sides have ``min_side`` accounts and at least
-    ``min_density`` of the possible sender→receiver links exist.
+    ``min_density`` of the possible sender→receiver links exist. ``parts`` > 1
+    (big inputs): the sender pairs are found a part of the senders at a time.
     """
     # a pair's first transfer in the edges' order (keep="any" let the engine
     # choose, and a big input's blocks changed from run to run)
@@ -454,16 +455,30 @@ def bipartite_blocks(
         if e.height == before:
             break
     e = e.lazy()
-    co = (
-        e.join(e, on=S.TO_ACCOUNT, suffix="_2")
-        .filter(
-            (pl.col(S.FROM_ACCOUNT) < pl.col(f"{S.FROM_ACCOUNT}_2"))
-            & ((pl.col(S.TIMESTAMP) - pl.col(f"{S.TIMESTAMP}_2")).abs() <= window)
+
+    def common_receivers(first: pl.LazyFrame) -> pl.DataFrame:
+        """Pairs of senders, the one of the pair in ``first``, with their common receivers."""
+        return (
+            first.join(e, on=S.TO_ACCOUNT, suffix="_2")
+            .filter(
+                (pl.col(S.FROM_ACCOUNT) < pl.col(f"{S.FROM_ACCOUNT}_2"))
+                & ((pl.col(S.TIMESTAMP) - pl.col(f"{S.TIMESTAMP}_2")).abs() <= window)
+            )
+            .group_by(S.FROM_ACCOUNT, f"{S.FROM_ACCOUNT}_2")
+            .agg(pl.col(S.TO_ACCOUNT).alias("_common"))
+            .filter(pl.col("_common").list.len() >= min_side)
+            .collect()
         )
-        .group_by(S.FROM_ACCOUNT, f"{S.FROM_ACCOUNT}_2")
-        .agg(pl.col(S.TO_ACCOUNT).alias("_common"))
-        .filter(pl.col("_common").list.len() >= min_side)
-        .collect()
+
+    # The self-join's rows grow with the square of the receivers' senders: big
+    # inputs pair a part of the senders at a time with all of them.
+    co = pl.concat(
+        [
+            common_receivers(
+                e if parts == 1 else e.filter(part_of(pl.col(S.FROM_ACCOUNT), parts) == part)
+            )
+            for part in range(parts)
+        ]
     )
     if co.height == 0:
         return pl.DataFrame()
@@ -483,8 +498,12 @@ def bipartite_blocks(
         .agg(pl.len())
         .select(HUB, pl.col("_common").alias(S.TO_ACCOUNT))
     )
+    # (only the senders' transfers are read: the block members are few)
     links = (
-        sparse.collect().join(senders, on=S.FROM_ACCOUNT).join(receivers, on=[HUB, S.TO_ACCOUNT])
+        sparse.filter(pl.col(S.FROM_ACCOUNT).is_in(senders.get_column(S.FROM_ACCOUNT).implode()))
+        .collect()
+        .join(senders, on=S.FROM_ACCOUNT)
+        .join(receivers, on=[HUB, S.TO_ACCOUNT])
     )
     blocks = (
         links.group_by(HUB)
