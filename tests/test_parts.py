@@ -107,3 +107,36 @@ def test_patterns_over_spilled_edges_equal_those_held_in_memory(export, monkeypa
     assert held.evidence[S.EV_CODE].n_unique() >= 5
     assert spilled.evidence.equals(held.evidence)
     assert spilled.notices == held.notices
+
+
+def test_patterns_in_parts_equal_the_whole(export, monkeypatch):
+    import moneytrail.graph as graph
+
+    transactions, _ = export
+    whole = graph.detect_patterns(transactions.lazy())
+    # every detector that runs in parts has instances to compare
+    assert {
+        "fan_in",
+        "fan_out",
+        "coordinated_fan",
+        "cycle",
+        "scatter_gather",
+        "gather_scatter",
+        "bipartite",
+        "pass_through_chain",
+        "funnel",
+    } <= set(whole.evidence[S.EV_CODE])
+    used = []
+
+    def spy(rows, rows_per_part):
+        used.append(parts_needed(rows, rows_per_part))
+        return used[-1]
+
+    # spilled to a file and run in parts, a few thousand transfers each
+    monkeypatch.setattr(graph, "EDGES_IN_MEMORY", 1000)
+    monkeypatch.setattr(graph, "EDGES_PER_PART", 3000)
+    monkeypatch.setattr(graph, "parts_needed", spy)
+    split = graph.detect_patterns(transactions.lazy())
+    assert used and used[0] >= 4
+    assert split.notices == whole.notices
+    assert_frame_equal(split.evidence, whole.evidence, check_exact=True)
