@@ -5,7 +5,7 @@ from datetime import datetime
 import polars as pl
 
 from moneytrail import schema as S
-from moneytrail.cases import build_cases
+from moneytrail.cases import build_cases, stream_cases, write_cases
 from moneytrail.evidence import evidence_frame
 from moneytrail.scoring import score_accounts, select_alerts
 
@@ -75,6 +75,27 @@ def test_members_of_one_instance_and_supporting_flows_form_cases():
     assert by_members[("E", "F")]["typologies"] == ["fan_in"]
     assert cases == sorted(cases, key=lambda x: -x["score"])
     assert all(case["summary"] for case in cases)
+
+
+def test_cases_json_is_written_one_case_at_a_time_as_json_writes_the_list(tmp_path):
+    import json
+
+    from moneytrail.report.scan_output import CaseIndex
+
+    txns = _txns([("t1", "A", "B", 100.0, T0), ("t3", "CASH", "C", 900.0, T2)])
+    rows = [_ev("A", "R-1", ["t1"]), _ev("A", "R-2"), _ev("B", "R-1", ["t1"]), _ev("B", "R-3"),
+            _ev("C", "R-1", ["t3"]), _ev("C", "R-2")]
+    cases, _ = _scan(rows, txns)
+    evidence = evidence_frame(pl.DataFrame(rows))
+    alerts = select_alerts(score_accounts(
+        evidence, pl.DataFrame({S.ACCOUNT_ID: ["A", "B", "C"]}), NO_RARITY))
+    streamed, _ = stream_cases(alerts, evidence, txns)
+    path = tmp_path / "cases.json"
+    assert write_cases(path, streamed) == len(cases) == 2
+    assert path.read_text() == json.dumps({"cases": cases}, default=str)
+    assert list(CaseIndex(path)) == cases
+    write_cases(path, iter([]))
+    assert json.loads(path.read_text()) == {"cases": []}
 
 
 def test_shared_identifiers_link_accounts():

@@ -16,6 +16,9 @@ alerted accounts only, so networkx sees a few thousand nodes at most.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -51,11 +54,27 @@ def build_cases(
     levels: dict[str, float] | None = None,
 ) -> tuple[list[dict[str, Any]], pl.DataFrame]:
     """Cases (as JSON-ready dicts, sorted by score) and ``account_id → case_id``."""
+    cases, case_of = stream_cases(alerts, evidence, transactions, accounts, settings, levels)
+    return list(cases), case_of
+
+
+def stream_cases(
+    alerts: pl.DataFrame,
+    evidence: pl.DataFrame,
+    transactions: pl.LazyFrame,
+    accounts: pl.DataFrame | None = None,
+    settings: dict[str, Any] | None = None,
+    levels: dict[str, float] | None = None,
+) -> tuple[Iterator[dict[str, Any]], pl.DataFrame]:
+    """As :func:`build_cases`, but each case dict is made as the iterator reaches
+    it: a big scan's cases (1.6 M money links at 20 M rows) are written to
+    cases.json one at a time (:func:`write_cases`) instead of held all at once.
+    The grouping and every case's numbers are computed before this returns."""
     settings = {**DEFAULTS, **(settings or {})}
     levels = levels or SCORING_DEFAULTS["levels"]
     alerted = alerts.select(S.SC_ACCOUNT).unique()
     if alerted.height == 0:
-        return [], pl.DataFrame(schema={S.SC_ACCOUNT: pl.String, S.SC_CASE: pl.String})
+        return iter([]), pl.DataFrame(schema={S.SC_ACCOUNT: pl.String, S.SC_CASE: pl.String})
 
     member_evidence = evidence.join(
         alerted, left_on=S.EV_ACCOUNT, right_on=S.SC_ACCOUNT, how="semi"
@@ -87,6 +106,24 @@ def build_cases(
     )
     cases = _describe(case_of, alerts, member_evidence, transactions, shared, settings, levels)
     return cases, case_of
+
+
+def write_cases(path: str | Path, cases: Iterable[dict[str, Any]]) -> int:
+    """Write ``{"cases": [...]}`` to ``path`` one case at a time; the number written.
+
+    Compact, as ``json.dumps`` writes it by default (an indent makes json use
+    its slow pure-Python encoder), and ASCII, which lets readers seek to a case
+    by byte offset (moneytrail.report's CaseIndex).
+    """
+    written = 0
+    with open(path, "w", encoding="ascii") as out:
+        out.write('{"cases": [')
+        for case in cases:
+            out.write(", " if written else "")
+            out.write(json.dumps(case, default=str))
+            written += 1
+        out.write("]}")
+    return written
 
 
 def _split_large(graph: nx.Graph, limit: int) -> list[set[str]]:
@@ -197,8 +234,9 @@ def _describe(
     shared: list[dict[str, Any]],
     settings: dict[str, Any],
     levels: dict[str, float],
-) -> list[dict[str, Any]]:
-    """Totals, window, links, codes and score of every case."""
+) -> Iterator[dict[str, Any]]:
+    """Totals, window, links, codes and score of every case: computed here, each
+    case's dict made when the returned iterator reaches it."""
     members = case_of.join(alerts, on=S.SC_ACCOUNT, how="left")
     side = case_of.lazy()
 
@@ -307,8 +345,17 @@ def _describe(
     by_case_links = links.partition_by(S.SC_CASE, as_dict=True, include_key=False)
     identifier_cases = _identifier_cases(shared, case_of)
 
-    cases = []
-    for row in scored.sort(["score", S.SC_CASE], descending=[True, False]).iter_rows(named=True):
+    order = scored.sort(["score", S.SC_CASE], descending=[True, False])
+    return _case_dicts(order, by_case_members, by_case_links, identifier_cases)
+
+
+def _case_dicts(
+    scored: pl.DataFrame,
+    by_case_members: dict[tuple, pl.DataFrame],
+    by_case_links: dict[tuple, pl.DataFrame],
+    identifier_cases: dict[str, list[dict[str, Any]]],
+) -> Iterator[dict[str, Any]]:
+    for row in scored.iter_rows(named=True):
         case_id = row[S.SC_CASE]
         link_rows = by_case_links.get((case_id,))
         accounts = by_case_members[(case_id,)].to_dicts()
@@ -340,8 +387,7 @@ def _describe(
             "txn_ids": row["txn_ids"] or [],
         }
         case["summary"] = _summary(case)
-        cases.append(case)
-    return cases
+        yield case
 
 
 def _identifier_cases(

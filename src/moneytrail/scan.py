@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import polars as pl
 from moneytrail import __version__
 from moneytrail import schema as S
 from moneytrail.cases import DEFAULTS as CASE_DEFAULTS
-from moneytrail.cases import build_cases
+from moneytrail.cases import stream_cases, write_cases
 from moneytrail.evidence import concat_evidence
 from moneytrail.features import DEFAULTS as FEATURE_DEFAULTS
 from moneytrail.features import account_features
@@ -52,9 +53,16 @@ class ScanResult:
     scores: pl.DataFrame
     alerts: pl.DataFrame
     evidence: pl.DataFrame
-    cases: list[dict[str, Any]]
     manifest: dict[str, Any]
     notices: list[str] = field(default_factory=list)
+
+    @cached_property
+    def cases(self) -> Sequence[dict[str, Any]]:
+        """The cases of cases.json in score order, each read from the file when
+        asked for (a big scan's cases do not fit comfortably in memory at once)."""
+        from moneytrail.report.scan_output import CaseIndex
+
+        return CaseIndex(self.outdir / S.CASES_FILE)
 
 
 def _peak_rss_mb() -> float:
@@ -181,7 +189,8 @@ def run_scan(
         alerts = select_alerts(scores, scoring_settings)
 
     with stage("cases"):
-        cases, case_of = build_cases(
+        # (each case's dict is made as cases.json is written, in the write stage)
+        cases, case_of = stream_cases(
             alerts, evidence, detect, kyc, case_settings, levels=scoring_settings["levels"]
         )
         alerts = alerts.join(case_of, on=S.SC_ACCOUNT, how="left").sort(S.SC_RANK)
@@ -227,7 +236,7 @@ def run_scan(
             "accounts_scored": scores.height,
             "evidence": evidence.height,
             "alerts": alerts.height,
-            "cases": len(cases),
+            "cases": case_of.get_column(S.SC_CASE).n_unique(),
             "quarantined": ingested.quarantine.height,
         },
         "timings": stage.timings,
@@ -242,11 +251,7 @@ def run_scan(
         ingested.quarantine.write_csv(outdir / S.QUARANTINE_FILE)
         if kyc is not None:
             kyc.write_parquet(outdir / S.ACCOUNTS_FILE)
-        # compact: an indent makes json use its slow pure-Python encoder (cases.json
-        # is the largest file of a big scan)
-        (outdir / S.CASES_FILE).write_text(
-            json.dumps({"cases": cases}, default=str), encoding="utf-8"
-        )
+        write_cases(outdir / S.CASES_FILE, cases)
     _write_manifest(outdir, manifest, stage)
 
     if report:
@@ -255,10 +260,10 @@ def run_scan(
 
         with stage("report"):
             # what the scan holds is handed over instead of read back from OUTDIR
+            # (cases.json is read a case at a time, as `moneytrail report` does)
             held = scan_in_memory(
                 outdir,
                 manifest=manifest,
-                cases=cases,
                 scores=scores,
                 alerts=alerts,
                 evidence=evidence,
@@ -270,7 +275,7 @@ def run_scan(
             write_report(outdir, scan=held)
         _write_manifest(outdir, manifest, stage)
 
-    return ScanResult(outdir, ingested, scores, alerts, evidence, cases, manifest, notices)
+    return ScanResult(outdir, ingested, scores, alerts, evidence, manifest, notices)
 
 
 def _write_manifest(outdir: Path, manifest: dict[str, Any], stage: _Stages) -> None:
