@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -90,6 +91,9 @@ def test_scan_converts_with_a_params_file(tmp_path):
     assert sorted(quarantine[S.Q_VALUE].to_list()) == ["BTC", "BTC", "INR"]
     accepted = pl.read_parquet(tmp_path / "out" / S.TRANSACTIONS_FILE)
     assert accepted.height == 24 and set(accepted[S.CURRENCY]) == {"USD"}
+    # the rates used are in the manifest
+    manifest = json.loads((tmp_path / "out" / S.MANIFEST_FILE).read_text())
+    assert manifest["params"]["ingest"]["rates"] == {"EUR": 1.1, "CNY": 0.14}
     # a misspelt setting is one message, not a traceback
     bad = CliRunner().invoke(
         main, ["scan", str(AMLWORLD), "-o", str(tmp_path / "o2"), "--param", "ingest.base=USD"]

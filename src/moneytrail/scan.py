@@ -119,7 +119,8 @@ def run_scan(
     stage = _Stages(on_stage)
     notices: list[str] = []
 
-    exchange = exchange_rates(settings(params, "ingest", CURRENCY_DEFAULTS))
+    ingest_settings = settings(params, "ingest", CURRENCY_DEFAULTS)
+    exchange = exchange_rates(ingest_settings)
     feature_settings = settings(params, "features", FEATURE_DEFAULTS)
     pattern_settings = settings(params, "patterns", PATTERN_DEFAULTS)
     outlier_settings = settings(params, "outliers", OUTLIER_DEFAULTS)
@@ -225,6 +226,7 @@ def run_scan(
         },
         "params": {
             "rules": params.rules,
+            "ingest": ingest_settings,
             "features": feature_settings,
             "patterns": pattern_settings,
             "outliers": outlier_settings,
