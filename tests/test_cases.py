@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import polars as pl
+import pytest
 
 from moneytrail import schema as S
 from moneytrail.cases import build_cases, stream_cases, write_cases
@@ -179,6 +180,55 @@ def test_faint_evidence_links_nothing():
     ]
     cases, _ = _scan(rows, txns)
     assert sorted(c["n_accounts"] for c in cases) == [1, 1]
+
+
+def test_a_transfer_links_its_ends_only_through_their_own_evidence():
+    # C's pattern lists the transfer A -> B among its transactions, but neither A's
+    # nor B's evidence cites it: it says nothing about how A and B are linked.
+    txns = _txns([("t1", "A", "B", 100.0, T0), ("t2", "C", "D", 50.0, T1)])
+    rows = [
+        _ev("A", "R-1"), _ev("A", "R-2"),
+        _ev("B", "R-1"), _ev("B", "R-2"),
+        _ev("C", "R-1", ["t1"]), _ev("C", "R-2"),
+        _ev("D", "R-1", ["t2"]), _ev("D", "R-2"),
+    ]
+    cases, _ = _scan(rows, txns)
+    groups = sorted(sorted(a["account_id"] for a in c["accounts"]) for c in cases)
+    # t2 is D's own evidence: C and D are linked; A and B stay apart
+    assert groups == [["A"], ["B"], ["C", "D"]]
+
+
+def _alerts(risks: dict[str, float]) -> pl.DataFrame:
+    ordered = sorted(risks, key=lambda a: (-risks[a], a))
+    return pl.DataFrame({
+        S.SC_ACCOUNT: ordered,
+        S.SC_RISK: [risks[a] for a in ordered],
+        S.SC_RANK: list(range(1, len(ordered) + 1)),
+        S.SC_LEVEL: ["high"] * len(ordered),
+        S.SC_ROLE: [None] * len(ordered),
+        S.SC_CODES: ["R-1"] * len(ordered),
+    })
+
+
+def test_a_tight_strong_case_comes_before_a_hub_with_many_weak_accounts():
+    # HUB is the riskiest account, linked by its fan to eight weak accounts; P and
+    # Q are two strong accounts of one cycle. An analyst reads every account of a
+    # case, so the tight pair comes first, though HUB outranks P.
+    weak = [f"W{i}" for i in range(8)]
+    risks = {"HUB": 0.95, "P": 0.9, "Q": 0.88, **{w: 0.3 for w in weak}}
+    rows = [_ev(a, "fan_in", instance="fan:1", detector="pattern") for a in ["HUB", *weak]]
+    rows += [_ev(a, "cycle", instance="cycle:1", detector="pattern") for a in ("P", "Q")]
+    unrelated = _txns([("t0", "X", "Y", 1.0, T0)])
+    cases, _ = build_cases(_alerts(risks), evidence_frame(pl.DataFrame(rows)), unrelated)
+    assert [c["n_accounts"] for c in cases] == [2, 9]
+    pair, hub = cases
+    # the geometric mean of the riskiest member's risk and the members' mean risk
+    assert pair["score"] == pytest.approx((0.9 * (0.9 + 0.88) / 2) ** 0.5, abs=1e-6)
+    assert hub["score"] == pytest.approx((0.95 * (0.95 + 8 * 0.3) / 9) ** 0.5, abs=1e-6)
+    # a case of one account keeps that account's risk
+    single, _ = build_cases(_alerts({"HUB": 0.95}), evidence_frame(pl.DataFrame(rows[:1])),
+                            unrelated)
+    assert single[0]["score"] == pytest.approx(0.95)
 
 
 def test_case_split_is_the_same_in_every_process():

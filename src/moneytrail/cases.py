@@ -4,7 +4,8 @@ Two alerted accounts belong to one case when the evidence links them:
 
 * they are members of the same detected pattern instance (a cycle, a fan-in,
   a cluster of shared identifiers: the Evidence ``instance_id``);
-* a transaction between them supports the evidence of either one;
+* a transaction between them supports the evidence of either one (the
+  evidence of the sender or of the receiver, not a third member's pattern);
 * they share an identifier (address, phone, e-mail, device, IP) in the
   accounts table.
 
@@ -29,9 +30,6 @@ from moneytrail.scoring import DEFAULTS as SCORING_DEFAULTS
 from moneytrail.scoring import level_expr
 
 DEFAULTS: dict[str, Any] = {
-    # Each further member raises the case score by this share of its own risk
-    # (noisy-OR over the members after the riskiest).
-    "member_weight": 0.3,
     # Transactions listed per case (the timeline and exports need them; the
     # totals are computed over all of them).
     "max_case_txns": 5000,
@@ -182,10 +180,16 @@ def _instance_links(evidence: pl.DataFrame) -> list[tuple[str, str]]:
 def _supporting_flow_links(
     evidence: pl.DataFrame, transactions: pl.LazyFrame, alerted: pl.DataFrame
 ) -> list[tuple[str, str]]:
-    """Edges for transactions between two alerted accounts that support evidence."""
+    """Edges for transactions between two alerted accounts that support the
+    evidence of the sender or of the receiver.
+
+    A pattern's evidence lists the whole instance's transactions on every
+    member; a transfer between two other parties that happens to be among them
+    says nothing about how those two are linked (the instance links its own
+    members already)."""
     supporting = (
         evidence.lazy()
-        .select(pl.col(S.EV_TXN_IDS).alias(S.TXN_ID))
+        .select(S.EV_ACCOUNT, pl.col(S.EV_TXN_IDS).alias(S.TXN_ID))
         .explode(S.TXN_ID)
         .drop_nulls()
         .unique()
@@ -193,10 +197,14 @@ def _supporting_flow_links(
     ids = alerted.lazy().select(pl.col(S.SC_ACCOUNT))
     flows = (
         transactions.select(S.TXN_ID, S.FROM_ACCOUNT, S.TO_ACCOUNT)
-        .join(supporting, on=S.TXN_ID, how="semi")
         .join(ids, left_on=S.FROM_ACCOUNT, right_on=S.SC_ACCOUNT, how="semi")
         .join(ids, left_on=S.TO_ACCOUNT, right_on=S.SC_ACCOUNT, how="semi")
         .filter(pl.col(S.FROM_ACCOUNT) != pl.col(S.TO_ACCOUNT))
+        .join(supporting, on=S.TXN_ID, how="inner")
+        .filter(
+            (pl.col(S.EV_ACCOUNT) == pl.col(S.FROM_ACCOUNT))
+            | (pl.col(S.EV_ACCOUNT) == pl.col(S.TO_ACCOUNT))
+        )
         .select(S.FROM_ACCOUNT, S.TO_ACCOUNT)
         .unique()
         .collect()
@@ -322,19 +330,16 @@ def _describe(
         [totals_q, links_q, codes_q, member_codes_q]
     )
 
-    weight = settings["member_weight"]
+    # A case is as urgent as its riskiest account, discounted by how much of it
+    # is weak: the geometric mean of the top member's risk and the members' mean
+    # risk. Every account of a case is read, so a large group around one strong
+    # account (a hub and the busy accounts its transfers touch) must not outrank
+    # a tight network of strong ones, as a score growing with each member did.
     scored = (
-        members.sort(S.SC_CASE, S.SC_RANK)
-        .group_by(S.SC_CASE, maintain_order=True)
+        members.group_by(S.SC_CASE)
         .agg(
-            pl.col(S.SC_RISK).first().alias("_top"),
-            (1.0 - (1.0 - weight * pl.col(S.SC_RISK).slice(1)).product()).alias("_rest"),
+            (pl.col(S.SC_RISK).max() * pl.col(S.SC_RISK).mean()).sqrt().round(6).alias("score"),
             pl.len().alias("n_accounts"),
-        )
-        .with_columns(
-            (pl.col("_top") + (1.0 - pl.col("_top")) * pl.col("_rest").fill_null(0.0))
-            .round(6)
-            .alias("score")
         )
         .with_columns(level_expr(pl.col("score"), levels).alias("level"))
         .join(totals, on=S.SC_CASE, how="left")
