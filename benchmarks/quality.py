@@ -205,12 +205,13 @@ def summary_table(done: list[DataSet]) -> str:
             at = ev.at_2x
             worst = min(at["recall_by_typology"].items(), key=lambda kv: kv[1], default=None)
             cases = ev.case_summary
-            core20 = reached = landed = by_case = "–"
+            core20 = reached = landed = by_case = read = "–"
             if cases.get("n_cases"):
                 landed = f"{cases.get('cases_with_core_in_a_scan_case')}/{cases['n_cases']}"
                 core20 = f"{cases['cases_with_core_in_top_k']['20']}/{cases['n_cases']}"
                 reached = f"{cases['cases_with_under_20_false_alarms_ahead']}/{cases['n_cases']}"
                 by_case = f"{cases.get('cases_under_budget_false_cases_ahead')}/{cases['n_cases']}"
+                read = f"{cases.get('cases_with_under_20_unlabelled_read')}/{cases['n_cases']}"
             rows.append(
                 [
                     ds.name if method == PRODUCT else "",
@@ -225,6 +226,7 @@ def summary_table(done: list[DataSet]) -> str:
                     reached if method == PRODUCT else "",
                     landed if method == PRODUCT else "",
                     by_case if method == PRODUCT else "",
+                    read if method == PRODUCT else "",
                     _f(ds.results["scan_seconds"], 1) if method == PRODUCT else "",
                 ]
             )
@@ -242,6 +244,7 @@ def summary_table(done: list[DataSet]) -> str:
             "cases: < 20 unlabelled above core",
             "cases: core in a scan case",
             f"cases: < {CASE_LIST_BUDGET} false scan cases above",
+            "cases: < 20 unlabelled in the cases read",
             "scan s",
         ],
         rows,
@@ -369,7 +372,10 @@ def targets(done: list[DataSet]) -> list[str]:
                 f"{cs['cases_with_under_20_false_alarms_ahead']}/{cs['n_cases']}; working the "
                 f"scan's case list, cases reached with fewer than {CASE_LIST_BUDGET} scan cases "
                 f"without a labelled account ahead: "
-                f"{cs['cases_under_budget_false_cases_ahead']}/{cs['n_cases']}"
+                f"{cs['cases_under_budget_false_cases_ahead']}/{cs['n_cases']}, and with "
+                f"fewer than 20 unlabelled accounts in the cases read up to it: "
+                f"{cs['cases_with_under_20_unlabelled_read']}/{cs['n_cases']} (median "
+                f"{_f(cs['median_unlabelled_read'], 0)})"
             )
         lines.append(line)
     return lines

@@ -122,7 +122,7 @@ def test_case_best_core_rank_ignores_victims():
 
 
 def test_case_list_position_counts_scan_cases_without_labelled_accounts(tmp_path):
-    ids = ["v1", "x", "ctrl", "y", "buyer", "z"]
+    ids = ["v1", "x", "ctrl", "y", "buyer", "z", "w"]
     labels = labels_of(
         [
             ("v1", "c1", "controller_victims", "victim"),
@@ -133,9 +133,9 @@ def test_case_list_position_counts_scan_cases_without_labelled_accounts(tmp_path
     # the scan lists its cases K3, K1, K2, K4, K5 (by case score, not by id)
     out = tmp_path / "out"
     out.mkdir()
-    alerts = {"x": "K3", "v1": "K1", "ctrl": "K2", "y": "K4", "buyer": "K5", "z": ""}
+    alerts = {"x": "K3", "v1": "K1", "w": "K1", "ctrl": "K2", "y": "K4", "buyer": "K5", "z": ""}
     pl.DataFrame(
-        {S.SC_ACCOUNT: list(alerts), S.SC_RISK: [0.9] * 6, S.SC_CASE: list(alerts.values())}
+        {S.SC_ACCOUNT: list(alerts), S.SC_RISK: [0.9] * 7, S.SC_CASE: list(alerts.values())}
     ).write_csv(out / S.ALERTS_FILE)
     listed = [{"case_id": c, "score": 1.0, "accounts": [], "links": []}
               for c in ("K3", "K1", "K2", "K4", "K5")]
@@ -150,10 +150,16 @@ def test_case_list_position_counts_scan_cases_without_labelled_accounts(tmp_path
     assert cases["c2"]["scan_case_position"] == 5 and cases["c2"]["false_cases_ahead"] == 2
     assert ev.case_summary["cases_under_budget_false_cases_ahead"] == 2
     assert ev.case_summary["median_scan_case_position"] == 4
+    # the reading it takes: unlabelled accounts in the cases up to and including
+    # the one reached (x in K3, w beside the victim in K1, none in K2 / then y in
+    # K4, none in K5)
+    assert cases["c1"]["unlabelled_read"] == 2 and cases["c2"]["unlabelled_read"] == 3
+    assert ev.case_summary["cases_with_under_20_unlabelled_read"] == 2
+    assert ev.case_summary["median_unlabelled_read"] == 2.5
     # without cases.json the case order is unknown and the view is left out
     (out / S.CASES_FILE).unlink()
     ev = evaluate(scores_frame(ids), labels, ks=[3], case_of=read_case_of(out))
-    assert ev.cases[0]["false_cases_ahead"] is None
+    assert ev.cases[0]["false_cases_ahead"] is None and ev.cases[0]["unlabelled_read"] is None
     assert ev.case_summary["cases_under_budget_false_cases_ahead"] is None
 
 

@@ -395,7 +395,11 @@ def _case_list_columns(
     the first scan case holding one of the planted case's core accounts.
     ``false_cases_ahead``: the scan cases before it that hold no labelled
     account at all (a scan case holding another planted case's account is a
-    find, not a false alarm). Both null when the scan's case order is unknown.
+    find, not a false alarm). ``unlabelled_read``: the unlabelled accounts in
+    the scan cases up to and including that one, the reading an analyst does
+    to get there (the case view's counterpart of ``false_alarms_ahead``: a
+    large case around one planted account costs every account in it). All
+    null when the scan's case order is unknown.
     """
     if case_of is None or CASE_POSITION not in case_of.columns or (
         case_of.get_column(CASE_POSITION).null_count() == case_of.height
@@ -403,6 +407,7 @@ def _case_list_columns(
         return summary.with_columns(
             pl.lit(None, pl.Int64).alias("scan_case_position"),
             pl.lit(None, pl.Int64).alias("false_cases_ahead"),
+            pl.lit(None, pl.Int64).alias("unlabelled_read"),
         )
     placed = case_of.filter(pl.col(CASE_POSITION).is_not_null()).select(
         pl.col(S.SC_ACCOUNT).cast(pl.String), CASE_POSITION
@@ -418,7 +423,18 @@ def _case_list_columns(
         .group_by(S.LB_CASE)
         .agg(pl.col(CASE_POSITION).min().alias("scan_case_position"))
     )
-    summary = summary.join(first, on=S.LB_CASE, how="left")
+    read = (
+        placed.group_by(CASE_POSITION)
+        .agg((~pl.col(S.SC_ACCOUNT).is_in(labelled)).sum().alias("_unlabelled"))
+        .sort(CASE_POSITION)
+        .select(
+            pl.col(CASE_POSITION).alias("scan_case_position"),
+            pl.col("_unlabelled").cum_sum().cast(pl.Int64).alias("unlabelled_read"),
+        )
+    )
+    summary = summary.join(first, on=S.LB_CASE, how="left").join(
+        read, on="scan_case_position", how="left"
+    )
     return summary.with_columns(
         pl.when(pl.col("scan_case_position").is_not_null())
         .then(false_positions.search_sorted(summary.get_column("scan_case_position")))
@@ -454,15 +470,19 @@ def _case_list_summary(cases: list[dict[str, Any]]) -> dict[str, Any]:
     cases in order reaches after fewer than CASE_LIST_BUDGET false cases."""
     ahead = pl.Series([c.get("false_cases_ahead") for c in cases], dtype=pl.Int64)
     position = pl.Series([c.get("scan_case_position") for c in cases], dtype=pl.Int64)
+    read = pl.Series([c.get("unlabelled_read") for c in cases], dtype=pl.Int64)
     if position.null_count() == len(cases):
         return {"cases_under_budget_false_cases_ahead": None, "case_list_budget": None,
-                "median_scan_case_position": None}
+                "median_scan_case_position": None, "cases_with_under_20_unlabelled_read": None,
+                "median_unlabelled_read": None}
     return {
         "case_list_budget": CASE_LIST_BUDGET,
         "cases_under_budget_false_cases_ahead": int(
             ahead.lt(CASE_LIST_BUDGET).fill_null(False).sum()
         ),
         "median_scan_case_position": _median_rank(position),
+        "cases_with_under_20_unlabelled_read": int(read.lt(20).fill_null(False).sum()),
+        "median_unlabelled_read": _median_rank(read),
     }
 
 

@@ -109,7 +109,10 @@ def render(ev: Evaluation, all_cases: bool = False) -> None:
                 f"{summary['case_list_budget']} scan cases without any labelled account ahead: "
                 f"{summary['cases_under_budget_false_cases_ahead']} of {summary['n_cases']} "
                 f"(median position of the first scan case holding a core account "
-                f"{_num(summary['median_scan_case_position'], 0)})"
+                f"{_num(summary['median_scan_case_position'], 0)}); with fewer than 20 "
+                f"unlabelled accounts in the cases read up to it: "
+                f"{summary['cases_with_under_20_unlabelled_read']} of {summary['n_cases']} "
+                f"(median {_num(summary['median_unlabelled_read'], 0)})"
             )
         shown = ev.cases[::-1] if all_cases else ev.cases[::-1][:SHOWN_CASES]
         worst = Table(
@@ -118,7 +121,7 @@ def render(ev: Evaluation, all_cases: bool = False) -> None:
             title_justify="left",
         )
         for name in ("case", "typology", "accounts", "best core rank", "unlabelled above",
-                     "account", "role", "case #", "false cases"):
+                     "account", "role", "case #", "false cases", "unlabelled read"):
             worst.add_column(name)
         for case in shown:
             worst.add_row(
@@ -131,6 +134,7 @@ def render(ev: Evaluation, all_cases: bool = False) -> None:
                 case["best_core_role"] or "–",
                 _num(case["scan_case_position"]),
                 _num(case["false_cases_ahead"]),
+                _num(case["unlabelled_read"]),
             )
         out.print(worst)
 
