@@ -96,6 +96,11 @@ def test_manifest_accounts_for_every_row(scanned, export):
     assert manifest["counts"]["transactions"] == pl.read_parquet(
         outdir / S.TRANSACTIONS_FILE).height
     assert "rules run" in result.output
+    # the summary names the case an analyst opens first
+    first_case = json.loads((outdir / S.CASES_FILE).read_text())["cases"][0]
+    summary = result.output[result.output.index("top cases"):]
+    first_row = next(line for line in summary.splitlines() if line.startswith("│"))
+    assert first_case["case_id"] in first_row
 
 
 def test_broken_rule_file_is_reported_and_the_rest_still_run(export, tmp_path):

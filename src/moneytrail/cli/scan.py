@@ -96,6 +96,38 @@ def _print_summary(result) -> None:
             t.add_row(*(_cell(row[c]) for c in (S.SC_RANK, S.SC_ACCOUNT, S.SC_RISK, S.SC_LEVEL,
                                                 S.SC_ROLE, S.SC_CASE, S.SC_CODES)))
         out.print(t)
+    _print_top_cases(result)
+
+
+def _print_top_cases(result) -> None:
+    """The first cases of cases.json: what an analyst opens first."""
+    from moneytrail.report.scan_output import case_headers
+
+    headers = case_headers(result.cases, 0, 5)
+    if not headers:
+        return
+    rows = [
+        [
+            _cell(case["case_id"]), _cell(case["score"]), _cell(case["level"]),
+            _cell(case["n_accounts"]), _cell(f"{case['total_value']:,.0f}"),
+            _cell(_first(case.get("typologies") or case.get("codes", []), 3)),
+        ]
+        for case in headers
+    ]
+    t = Table(title="top cases", header_style="bold")
+    names = ("case_id", "score", "level", "accounts", "value")
+    for i, col in enumerate(names):
+        # the short columns keep their width; the evidence list takes what is left
+        t.add_column(col, no_wrap=True, min_width=max(len(col), *(len(r[i]) for r in rows)))
+    t.add_column("evidence", ratio=1)
+    for row in rows:
+        t.add_row(*row)
+    out.print(t)
+
+
+def _first(items: list[str], n: int) -> str:
+    more = f" +{len(items) - n}" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
 
 
 def _cell(value) -> str:
