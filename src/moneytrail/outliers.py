@@ -100,8 +100,7 @@ def detect_outliers(
 
     ``features`` is ``FeatureResult.frame``: ``S.ACCOUNT_ID`` plus numeric columns.
     """
-    cfg = {**DEFAULTS, **(settings or {})}
-    _check_settings(cfg)
+    cfg = check_settings({**DEFAULTS, **(settings or {})})
     descriptions = descriptions or {}
     ids = features.get_column(S.ACCOUNT_ID)
     n = features.height
@@ -193,7 +192,8 @@ def _peer_groups(features: pl.DataFrame, cfg: dict):
     return groups, words
 
 
-def _check_settings(cfg: dict) -> None:
+def check_settings(cfg: dict) -> dict:
+    """``cfg`` if its models and combination are known (shapes: moneytrail.params)."""
     unknown = [m for m in cfg["models"] if m not in MODELS]
     if unknown or not cfg["models"]:
         raise ParamsError(
@@ -208,6 +208,7 @@ def _check_settings(cfg: dict) -> None:
         raise ParamsError("outliers.budget_share must lie between 0 and 1")
     if int(cfg["fit_sample"]) < 100:
         raise ParamsError("outliers.fit_sample must be at least 100")
+    return cfg
 
 
 def _budget(cfg: dict, n: int) -> int:

@@ -3,7 +3,7 @@
 A params file is YAML with one section per stage::
 
     rules:                 # per-rule parameter overrides, by rule code
-      HT-STRUCT-01: {threshold: 3000}
+      ML-STRUCT-01: {threshold: 3000}
     ingest: {...}          # see moneytrail.ingest.currencies.DEFAULTS
     features: {...}        # see moneytrail.features.DEFAULTS
     patterns: {...}        # see moneytrail.graph.DEFAULTS
@@ -17,6 +17,9 @@ values over them, so an unknown or misspelt key is an error, not a silent no-op.
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +82,7 @@ def load_params(path: str | Path | None = None, overrides: tuple[str, ...] = ())
         if not sep or not dot or not head or not name:
             raise ParamsError(
                 f"--param {item!r} is not KEY.name=value",
-                hint="e.g. --param HT-STRUCT-01.threshold=3000 or --param scoring.top_k=200",
+                hint="e.g. --param ML-STRUCT-01.threshold=3000 or --param scoring.top_k=200",
             )
         value = yaml.safe_load(raw) if raw.strip() else None
         if head in STAGES:
@@ -89,14 +92,99 @@ def load_params(path: str | Path | None = None, overrides: tuple[str, ...] = ())
     return params
 
 
-def settings(params: Params | None, stage: str, defaults: dict[str, Any]) -> dict[str, Any]:
-    """Defaults of one stage with the user's values laid over them."""
+def settings(
+    params: Params | None,
+    stage: str,
+    defaults: dict[str, Any],
+    check: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Defaults of one stage with the user's values laid over them.
+
+    Each given value must have the shape of its default: a whole number where
+    the default is one, a number where it is a number (none of the settings is
+    negative), a duration ("7d") where the default is a duration, a list of the
+    same kind of items, a mapping with the default's keys. A mapping given for a
+    mapping setting is laid over the default, so ``detector_weights: {rule: 2}``
+    changes the rules' weight and keeps the others. Whether a value makes sense
+    for its stage (a known model name, a level) is the stage's own ``check``,
+    run here so that a scan refuses bad settings before its first stage.
+    """
     given = params.stage(stage) if params is not None else {}
+    source = params.source if params is not None else None
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         raise ParamsError(
             f"unknown {stage} setting(s): {', '.join(unknown)}",
-            file=params.source if params else None,
+            file=source,
             hint=f"known {stage} settings: {', '.join(sorted(defaults))}",
         )
-    return {**defaults, **given}
+    merged = {
+        key: _checked(f"{stage}.{key}", given[key], default, source) if key in given else default
+        for key, default in defaults.items()
+    }
+    if check is None:
+        return merged
+    try:
+        return check(merged)
+    except ParamsError as exc:
+        exc.file = exc.file or source
+        raise
+
+
+_DURATION = re.compile(r"^\s*[0-9]+\s*[smhdw]\s*$", re.IGNORECASE)
+
+
+def _checked(name: str, value: Any, default: Any, source: str | None) -> Any:
+    """``value`` if it has the shape of ``default`` (see :func:`settings`)."""
+
+    def refuse(shape: str, hint: str) -> ParamsError:
+        return ParamsError(f"{name} must be {shape}, not {value!r}", file=source, hint=hint)
+
+    example = f"for example {default!r}" if name.endswith("]") else f"the default is {default!r}"
+    if default is None:
+        return value  # optional: the stage checks what it is given
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise refuse("true or false", example)
+        return value
+    if isinstance(default, int | float):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value < 0:
+            whole = isinstance(default, int)
+            raise refuse("a whole number ≥ 0" if whole else "a number ≥ 0", example)
+        if isinstance(default, int):
+            if value != int(value):
+                raise refuse("a whole number ≥ 0", example)
+            return int(value)
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise refuse("text", example)
+        if _DURATION.match(default) and not (
+            _DURATION.match(value) and int(re.sub(r"\D", "", value)) > 0
+        ):
+            raise refuse("a duration", "write a whole number and a unit: 36h, 7d, 2w")
+        return value
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            raise refuse("a list", example)
+        if not default:
+            return value
+        return [_checked(f"{name}[{i}]", item, default[0], source) for i, item in enumerate(value)]
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise refuse("a mapping", example)
+        if not default:
+            return dict(value)
+        unknown = sorted(str(k) for k in set(value) - set(default))
+        if unknown:
+            raise ParamsError(
+                f"unknown {name} key(s): {', '.join(unknown)}",
+                file=source,
+                hint=f"known keys: {', '.join(map(str, default))}",
+            )
+        return {
+            **default,
+            **{k: _checked(f"{name}.{k}", v, default[k], source) for k, v in value.items()},
+        }
+    return value

@@ -31,15 +31,18 @@ from moneytrail.evidence import concat_evidence
 from moneytrail.features import DEFAULTS as FEATURE_DEFAULTS
 from moneytrail.features import account_features
 from moneytrail.graph import DEFAULTS as PATTERN_DEFAULTS
+from moneytrail.graph import check_settings as check_patterns
 from moneytrail.graph import detect_patterns
 from moneytrail.ingest import IngestResult, ingest
 from moneytrail.ingest.currencies import DEFAULTS as CURRENCY_DEFAULTS
 from moneytrail.ingest.currencies import exchange_rates
 from moneytrail.outliers import DEFAULTS as OUTLIER_DEFAULTS
+from moneytrail.outliers import check_settings as check_outliers
 from moneytrail.outliers import detect_outliers, outlier_tie_break
 from moneytrail.params import Params, settings
 from moneytrail.rules import default_rules_dir, load_rules, run_rules
 from moneytrail.scoring import DEFAULTS as SCORING_DEFAULTS
+from moneytrail.scoring import check_settings as check_scoring
 from moneytrail.scoring import score_accounts, select_alerts
 
 STAGES = ("ingest", "features", "rules", "patterns", "outliers", "scoring", "cases", "write",
@@ -122,9 +125,9 @@ def run_scan(
     ingest_settings = settings(params, "ingest", CURRENCY_DEFAULTS)
     exchange = exchange_rates(ingest_settings)
     feature_settings = settings(params, "features", FEATURE_DEFAULTS)
-    pattern_settings = settings(params, "patterns", PATTERN_DEFAULTS)
-    outlier_settings = settings(params, "outliers", OUTLIER_DEFAULTS)
-    scoring_settings = settings(params, "scoring", SCORING_DEFAULTS)
+    pattern_settings = settings(params, "patterns", PATTERN_DEFAULTS, check_patterns)
+    outlier_settings = settings(params, "outliers", OUTLIER_DEFAULTS, check_outliers)
+    scoring_settings = settings(params, "scoring", SCORING_DEFAULTS, check_scoring)
     case_settings = settings(params, "cases", CASE_DEFAULTS)
     if top_k is not None:
         scoring_settings["top_k"] = top_k

@@ -29,6 +29,7 @@ from typing import Any
 import polars as pl
 
 from moneytrail import schema as S
+from moneytrail.errors import ParamsError
 
 DEFAULTS: dict[str, Any] = {
     # How much each detector family counts. Outliers say "unusual", not "illicit".
@@ -100,7 +101,7 @@ def score_accounts(
     id settles what is still tied. Returns the columns of ``S.SCORE_COLUMNS``,
     sorted by rank.
     """
-    settings = {**DEFAULTS, **(settings or {})}
+    settings = check_settings({**DEFAULTS, **(settings or {})})
     universe = accounts.lazy() if isinstance(accounts, pl.DataFrame) else accounts
     universe = universe.select(pl.col(S.ACCOUNT_ID).cast(pl.String)).unique().collect()
 
@@ -194,6 +195,24 @@ def _role_vote() -> pl.Expr:
     )
 
 
+def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The scoring settings, refused with a hint where levels make no sense.
+    (Their shapes are checked where a params file is read: moneytrail.params.)"""
+    if settings["alert_level"] not in S.SEVERITIES:
+        raise ParamsError(
+            f"scoring.alert_level is {settings['alert_level']!r}",
+            hint=f"one of: {', '.join(S.SEVERITIES)}",
+        )
+    bounds = [settings["levels"][name] for name in reversed(S.SEVERITIES)]
+    if any(not 0.0 <= b <= 1.0 for b in bounds) or bounds != sorted(bounds, reverse=True):
+        raise ParamsError(
+            f"scoring.levels {settings['levels']} are not lower bounds on the 0..1 risk scale "
+            "from critical down to low",
+            hint="e.g. {critical: 0.85, high: 0.65, medium: 0.4, low: 0.1}",
+        )
+    return settings
+
+
 def level_expr(risk: pl.Expr, levels: dict[str, float]) -> pl.Expr:
     """Map a 0..1 risk to a level name."""
     expr = pl.lit("none")
@@ -204,7 +223,7 @@ def level_expr(risk: pl.Expr, levels: dict[str, float]) -> pl.Expr:
 
 def select_alerts(scores: pl.DataFrame, settings: dict[str, Any] | None = None) -> pl.DataFrame:
     """Accounts at or above the alert level, plus the top-k budget."""
-    settings = {**DEFAULTS, **(settings or {})}
+    settings = check_settings({**DEFAULTS, **(settings or {})})
     floor = LEVELS_ORDER.index(settings["alert_level"])
     high_enough = [name for name in LEVELS_ORDER if LEVELS_ORDER.index(name) >= floor]
     in_budget = (pl.col(S.SC_RANK) <= int(settings["top_k"] or 0)) & (pl.col(S.SC_RISK) > 0)

@@ -27,7 +27,7 @@ FAIL_EXIT = 3
 @click.option("--params", "params_file", type=click.Path(dir_okay=False),
               help="Params file (YAML) overriding rule parameters and stage settings.")
 @click.option("--param", "overrides", multiple=True, metavar="KEY.name=value",
-              help="Override one parameter, e.g. HT-STRUCT-01.threshold=3000 or scoring.top_k=50.")
+              help="Override one parameter, e.g. ML-STRUCT-01.threshold=3000 or scoring.top_k=50.")
 @click.option("--top", "top_k", type=click.IntRange(min=0),
               help="Also alert the K riskiest accounts with any evidence.")
 @click.option("--fail-on", type=click.Choice(S.SEVERITIES),

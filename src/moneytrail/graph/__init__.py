@@ -226,6 +226,19 @@ class PatternResult:
     notices: list[str] = field(default_factory=list)
 
 
+def check_settings(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` if every pattern it enables is known (shapes: moneytrail.params)."""
+    unknown = set(cfg["enabled"]) - set(PATTERN_CODES)
+    if unknown:
+        from moneytrail.errors import ParamsError
+
+        raise ParamsError(
+            f"patterns.enabled names unknown pattern(s): {', '.join(sorted(unknown))}",
+            hint=f"patterns are: {', '.join(PATTERN_CODES)}",
+        )
+    return cfg
+
+
 def detect_patterns(
     transactions: pl.LazyFrame,
     accounts: pl.DataFrame | None = None,
@@ -237,18 +250,10 @@ def detect_patterns(
     the defaults. ``accounts`` (optional KYC table) feeds the shared-identifier
     detector.
     """
-    cfg = {**DEFAULTS, **(settings or {})}
+    cfg = check_settings({**DEFAULTS, **(settings or {})})
     if isinstance(transactions, pl.DataFrame):
         transactions = transactions.lazy()
     enabled = set(cfg["enabled"])
-    unknown = enabled - set(PATTERN_CODES)
-    if unknown:
-        from moneytrail.errors import ParamsError
-
-        raise ParamsError(
-            f"patterns.enabled names unknown pattern(s): {', '.join(sorted(unknown))}",
-            hint=f"patterns are: {', '.join(PATTERN_CODES)}",
-        )
     full, edges, notices = prepare_edges(transactions)
     edges = mark_one_off(
         edges,
