@@ -63,6 +63,28 @@ def test_role_comes_from_strongest_evidence_and_reasons_are_ranked():
     assert row[S.SC_CODES] == "R-B;R-A"
 
 
+def test_a_sextortion_victim_is_not_called_a_facilitator_for_being_a_spoke():
+    # The teen's payments make it a spoke of the extortioner's fan (structural role
+    # facilitator, the heaviest evidence); the victim indicator is what it is.
+    ev = _evidence(
+        [
+            _row("teen", "fan_in", score=1.0, severity="critical", detector="pattern",
+                 role="facilitator"),
+            _row("teen", "CSE-SXT-01", score=0.3, severity="medium", role="extortion_victim"),
+            # a trafficking role read from the evidence stays: it is not structural
+            _row("coll", "CSE-SXT-02", score=1.0, severity="critical", role="collector"),
+            _row("coll", "CSE-SXT-01", score=0.3, severity="medium", role="extortion_victim"),
+            # the broad victim indicators (cash in circuit cities) fire on couriers too
+            _row("mule", "fan_in", score=1.0, severity="critical", detector="pattern",
+                 role="facilitator"),
+            _row("mule", "HT-FUNNEL-01", score=0.3, severity="medium", role="victim"),
+        ]
+    )
+    roles = dict(score_accounts(ev, pl.DataFrame({S.ACCOUNT_ID: ["teen", "coll", "mule"]}))
+                 .select(S.SC_ACCOUNT, S.SC_ROLE).iter_rows())
+    assert roles == {"teen": "extortion_victim", "coll": "collector", "mule": "facilitator"}
+
+
 def test_levels_alerts_and_top_k_budget():
     ev = _evidence(
         [

@@ -36,7 +36,7 @@ KINDS = ("generator", "amlsim", "amlsim-2019", "transactions")
 
 # Roles that are never the subject of a report (FinCEN asks that victims not be
 # reported as subjects), so a case is "found" only through its other members.
-NON_CORE_ROLES = frozenset({"victim", "extortion_victim"})
+NON_CORE_ROLES = S.VICTIM_ROLES
 
 UNKNOWN_TYPOLOGY = "unknown"
 

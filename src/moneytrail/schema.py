@@ -152,6 +152,10 @@ ROLES: tuple[str, ...] = (
     "extortion_victim",  # sextortion payer
     "launderer",  # generic laundering typology member with no trafficking role
 )
+# FinCEN asks that a suspected victim never be reported as the subject.
+VICTIM_ROLES = frozenset({"victim", "extortion_victim"})
+# Roles read off the shape of the money alone (a spoke of a fan, a hop of a chain).
+STRUCTURAL_ROLES = frozenset({"facilitator", "launderer"})
 
 EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
     EV_ACCOUNT: pl.String(),

@@ -186,12 +186,26 @@ def score_accounts(
 
 
 def _role_vote() -> pl.Expr:
-    """The role the account's evidence points to most strongly (by weight)."""
-    return (
+    """The role the account's evidence points to most strongly (by weight),
+    except that a sextortion-victim indicator outranks a structural role.
+
+    A teenager paying an extortioner is a spoke of the extortioner's fan-in, and
+    the pattern calls every spoke a facilitator; FinCEN asks that victims not be
+    reported as subjects, so the victim hypothesis wins over a role read off the
+    shape of the money alone. (The broader ``victim`` indicators, cash deposits
+    in circuit cities for one, fire on couriers and launderers too and do not
+    override.)"""
+    top = (
         pl.col(S.EV_ROLE)
         .sort_by([_WEIGHT, S.EV_CODE], descending=[True, False])
         .drop_nulls()
         .first()
+    )
+    extorted = (pl.col(S.EV_ROLE) == "extortion_victim").any()
+    return (
+        pl.when(top.is_in(list(S.STRUCTURAL_ROLES)) & extorted)
+        .then(pl.lit("extortion_victim"))
+        .otherwise(top)
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from moneytrail import schema as S
 from moneytrail.errors import InputError
 
-VICTIM_ROLES = frozenset({"victim", "extortion_victim"})
+VICTIM_ROLES = S.VICTIM_ROLES
 # Rule code prefixes and tag/typology words that mark trafficking or child
 # sexual exploitation indicators (red_flags.md families HT-*, CSE-*).
 TRAFFICKING_PREFIXES = ("HT-", "CSE-")
