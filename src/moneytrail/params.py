@@ -18,7 +18,6 @@ values over them, so an unknown or misspelt key is an error, not a silent no-op.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from moneytrail.durations import EXAMPLES, parse_duration
 from moneytrail.errors import ParamsError
 
 STAGES = ("ingest", "features", "patterns", "outliers", "scoring", "cases")
@@ -131,9 +131,6 @@ def settings(
         raise
 
 
-_DURATION = re.compile(r"^\s*[0-9]+\s*[smhdw]\s*$", re.IGNORECASE)
-
-
 def _checked(name: str, value: Any, default: Any, source: str | None) -> Any:
     """``value`` if it has the shape of ``default`` (see :func:`settings`)."""
 
@@ -160,10 +157,8 @@ def _checked(name: str, value: Any, default: Any, source: str | None) -> Any:
     if isinstance(default, str):
         if not isinstance(value, str):
             raise refuse("text", example)
-        if _DURATION.match(default) and not (
-            _DURATION.match(value) and int(re.sub(r"\D", "", value)) > 0
-        ):
-            raise refuse("a duration", "write a whole number and a unit: 36h, 7d, 2w")
+        if parse_duration(default) is not None and parse_duration(value) is None:
+            raise refuse("a duration", f"write a whole number and a unit: {EXAMPLES}")
         return value
     if isinstance(default, list):
         if not isinstance(value, list):

@@ -10,6 +10,7 @@ from datetime import timedelta
 import polars as pl
 
 from moneytrail import schema as S
+from moneytrail.durations import EXAMPLES, parse_duration
 from moneytrail.errors import InputError
 
 # Internal column names of the detector frames (not part of any file format).
@@ -35,21 +36,15 @@ def parse_window(value: str | timedelta, key: str) -> timedelta:
     """A duration setting ("7d", "36h", "2w") as a timedelta, with a clear error."""
     if isinstance(value, timedelta):
         return value
-    text = str(value).strip().lower()
-    units = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-    try:
-        number, unit = float(text[:-1]), text[-1]
-        seconds = number * units[unit]
-    except (ValueError, KeyError, IndexError):
-        seconds = -1
-    if seconds <= 0:
+    window = parse_duration(value)
+    if window is None:
         from moneytrail.errors import ParamsError
 
         raise ParamsError(
             f"patterns.{key} = {value!r} is not a duration",
-            hint="write a number and a unit: 36h, 7d, 2w",
+            hint=f"write a whole number and a unit: {EXAMPLES}",
         )
-    return timedelta(seconds=seconds)
+    return window
 
 
 def in_window(column: str, end: str, window: timedelta) -> pl.Expr:

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from moneytrail.durations import DURATION_TEXT, EXAMPLES, duration_words, parse_duration
 from moneytrail.errors import RuleError
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -20,9 +21,7 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _BRACE = re.compile(r"[{}]")
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
 _SEQUENCE_REF = re.compile(r"\b(first|then)\.([A-Za-z_][A-Za-z0-9_]*)\b", re.IGNORECASE)
-WINDOW_TEXT = re.compile(r"^([1-9][0-9]*)(m|h|d|w)$")
-_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_UNIT_WORDS = {"m": "minute", "h": "hour", "d": "day", "w": "week"}
+WINDOW_TEXT = DURATION_TEXT
 
 
 def _outside_literals(sql: str, change: Callable[[str], str]) -> str:
@@ -103,21 +102,15 @@ def sequence_columns(sql: str) -> str:
 
 
 def parse_window(text: str) -> timedelta:
-    match = WINDOW_TEXT.match(text or "")
-    if not match:
-        raise RuleError(f"window {text!r} is not a number and a unit", hint="e.g. 90m, 24h, 7d, 2w")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    window = parse_duration(text)
+    if window is None:
+        raise RuleError(f"window {text!r} is not a number and a unit", hint=f"e.g. {EXAMPLES}")
+    return window
 
 
 def window_words(text: str | None) -> str:
     """``7d`` → ``7 days``; no window → ``whole period``."""
-    if not text:
-        return "whole period"
-    match = WINDOW_TEXT.match(text)
-    if not match:
-        return text
-    count, unit = int(match.group(1)), _UNIT_WORDS[match.group(2)]
-    return f"{count} {unit}{'s' if count != 1 else ''}"
+    return duration_words(text) if text else "whole period"
 
 
 def polars_duration(text: str) -> str:
