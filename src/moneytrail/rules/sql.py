@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from moneytrail.durations import DURATION_TEXT, EXAMPLES, duration_words, parse_duration
+from moneytrail.durations import EXAMPLES, duration_words, parse_duration
 from moneytrail.errors import RuleError
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -21,7 +21,6 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _BRACE = re.compile(r"[{}]")
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
 _SEQUENCE_REF = re.compile(r"\b(first|then)\.([A-Za-z_][A-Za-z0-9_]*)\b", re.IGNORECASE)
-WINDOW_TEXT = DURATION_TEXT
 
 
 def _outside_literals(sql: str, change: Callable[[str], str]) -> str:
