@@ -511,3 +511,37 @@ def test_excel_with_repeated_header_names_maps_like_the_csv(tmp_path):
     assert from_excel.profile == "amlworld"
     cols = [c for c in S.TRANSACTION_SCHEMA if c not in (S.TXN_ID, S.SOURCE_FILE)]
     assert from_excel.transactions.select(cols).equals(from_csv.transactions.select(cols))
+
+
+def test_local_number_and_date_styles_get_a_notice_saying_what_to_change(tmp_path):
+    import yaml
+
+    export = write(
+        tmp_path / "eu.csv",
+        CANONICAL_HEADER
+        + 'T1,2025-01-01 10:00,"1.234,56",EUR,A,B,p2p\n'
+        + "T2,01/02/2025 10:00,12,EUR,A,B,p2p\n"
+        + 'T3,2025-01-03 10:00,"100,00",EUR,A,B,p2p\n',
+    )
+    result = ingest(export)
+    assert_identity(result)
+    assert result.transactions.height == 0
+    notes = " ".join(result.notices)
+    assert "2 quarantined amounts look like 1.234,56 (a decimal comma)" in notes
+    assert 'decimal: ","' in notes
+    assert "'01/02/2025 10:00' (" in notes and "eu.csv row 2)" in notes and "formats" in notes
+    # what the notices advise reads every row: the built-in profile, as
+    # `moneytrail profiles canonical` prints it, with those two changes
+    profile = yaml.safe_load(
+        (Path(__file__).parents[1] / "src/moneytrail/profiles/canonical.yaml").read_text()
+    )
+    columns = profile["transactions"]["columns"]
+    columns["amount"] = {"from": "amount", "decimal": ",", "thousands": "."}
+    columns["timestamp"]["formats"] = ["%d/%m/%Y %H:%M", *columns["timestamp"]["formats"]]
+    profile["name"] = "eu-export"
+    fixed = write(tmp_path / "eu.yaml", yaml.safe_dump(profile))
+    again = ingest(export, profile=fixed)
+    assert again.quarantine.height == 0
+    assert again.transactions.sort(S.TXN_ID)[S.AMOUNT].to_list() == [1234.56, 12.0, 100.0]
+    assert again.transactions.sort(S.TXN_ID)[S.TIMESTAMP][1] == dt.datetime(2025, 2, 1, 10)
+    assert not any("look like" in n or "could not be read" in n for n in again.notices)

@@ -276,6 +276,47 @@ def _currency_notice(accepted: pl.LazyFrame) -> str | None:
     )
 
 
+# How a rejected value is written, what the profile should say instead: quarantined
+# amounts and timestamps in a recognisable local style get one notice each.
+_AMOUNT_STYLES = (
+    (r"^[-+]?[0-9]{1,3}(\.[0-9]{3})*,[0-9]+$", "1.234,56 (a decimal comma)",
+     'give the amount column `decimal: ","` and `thousands: "."` in a profile'),
+    (r"^[-+]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$", "1,234.56 (a thousands comma)",
+     'give the amount column `thousands: ","` in a profile'),
+    (r"^[-+]?[0-9]{1,3}( [0-9]{3})+(,[0-9]+)?$", "1 234,56 (spaces between thousands)",
+     'give the amount column `thousands: " "` (and `decimal: ","`) in a profile'),
+    (r"^\s*[^0-9\s.,+-]+\s*[0-9]|[0-9]\s*[^0-9\s.,]+\s*$", "a currency sign or code",
+     "export amounts without the sign, or clean the column before ingest"),
+)
+
+
+def _quarantine_hints(quarantine: pl.DataFrame) -> list[str]:
+    """Notices that turn a common kind of rejected amount or timestamp into what to
+    change: most exports that fail wholesale write numbers or dates in a local style
+    a profile can describe."""
+    notices = []
+    amounts = quarantine.filter(pl.col(S.Q_REASON) == "unparseable amount")
+    for pattern, style, fix in _AMOUNT_STYLES:
+        hits = amounts.filter(pl.col(S.Q_VALUE).str.contains(pattern))
+        if hits.height:
+            first = hits.row(0, named=True)
+            notices.append(
+                f"{hits.height:,} quarantined amounts look like {style}, e.g. "
+                f"{first[S.Q_VALUE]!r} ({first[S.Q_FILE]} row {first[S.Q_ROW]}): {fix} "
+                "(`moneytrail profiles canonical` shows the format)"
+            )
+    stamps = quarantine.filter(pl.col(S.Q_REASON) == "unparseable timestamp")
+    if stamps.height:
+        first = stamps.row(0, named=True)
+        notices.append(
+            f"{stamps.height:,} timestamps could not be read, e.g. {first[S.Q_VALUE]!r} "
+            f"({first[S.Q_FILE]} row {first[S.Q_ROW]}): list the export's date format under "
+            'the timestamp column\'s `formats` in a profile, e.g. ["%d/%m/%Y %H:%M"] '
+            "(day first) or [\"%m/%d/%Y %H:%M\"] (month first)"
+        )
+    return notices
+
+
 def _accepted(table: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
     return table.filter(pl.col(REASON).is_null()).select(columns)
 
@@ -369,6 +410,7 @@ def ingest(
             engine="streaming"
         )
         files = _file_counts(pl.scan_parquet(staged), quarantine, path_list)
+        notices.extend(_quarantine_hints(quarantine))
         accepted = _accepted(table, list(S.TRANSACTION_SCHEMA))
         if out is None:
             transactions: pl.DataFrame | pl.LazyFrame = accepted.collect(engine="streaming")
