@@ -294,26 +294,27 @@ def _quarantine_hints(quarantine: pl.DataFrame) -> list[str]:
     """Notices that turn a common kind of rejected amount or timestamp into what to
     change: most exports that fail wholesale write numbers or dates in a local style
     a profile can describe."""
-    notices = []
     amounts = quarantine.filter(pl.col(S.Q_REASON) == "unparseable amount")
-    for pattern, style, fix in _AMOUNT_STYLES:
-        hits = amounts.filter(pl.col(S.Q_VALUE).str.contains(pattern))
-        if hits.height:
-            first = hits.row(0, named=True)
+    found = [
+        (amounts.filter(pl.col(S.Q_VALUE).str.contains(pattern)),
+         f"quarantined amounts look like {style}",
+         f"{fix} (`moneytrail profiles canonical` shows the format)")
+        for pattern, style, fix in _AMOUNT_STYLES
+    ]
+    found.append((
+        quarantine.filter(pl.col(S.Q_REASON) == "unparseable timestamp"),
+        "timestamps could not be read",
+        "list the export's date format under the timestamp column's `formats` in a "
+        'profile, e.g. ["%d/%m/%Y %H:%M"] (day first) or ["%m/%d/%Y %H:%M"] (month first)',
+    ))
+    notices = []
+    for rows, what, fix in found:
+        if rows.height:
+            first = rows.row(0, named=True)
             notices.append(
-                f"{hits.height:,} quarantined amounts look like {style}, e.g. "
-                f"{first[S.Q_VALUE]!r} ({first[S.Q_FILE]} row {first[S.Q_ROW]}): {fix} "
-                "(`moneytrail profiles canonical` shows the format)"
+                f"{rows.height:,} {what}, e.g. {first[S.Q_VALUE]!r} "
+                f"({first[S.Q_FILE]} row {first[S.Q_ROW]}): {fix}"
             )
-    stamps = quarantine.filter(pl.col(S.Q_REASON) == "unparseable timestamp")
-    if stamps.height:
-        first = stamps.row(0, named=True)
-        notices.append(
-            f"{stamps.height:,} timestamps could not be read, e.g. {first[S.Q_VALUE]!r} "
-            f"({first[S.Q_FILE]} row {first[S.Q_ROW]}): list the export's date format under "
-            'the timestamp column\'s `formats` in a profile, e.g. ["%d/%m/%Y %H:%M"] '
-            "(day first) or [\"%m/%d/%Y %H:%M\"] (month first)"
-        )
     return notices
 
 
